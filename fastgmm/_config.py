@@ -1,0 +1,40 @@
+"""One place for every Numba policy: fastmath flags, caching, chunking, locking.
+
+Kernels import their decorator options from here so that the whole package
+compiles with one flag set and one cache setting.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+
+# fastmath without ``nnan``/``ninf``: log-probabilities legitimately reach -inf and
+# must stay -inf; reassociation lets LLVM vectorise the reductions over points.
+FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+# ``FASTGMM_NO_CACHE=1`` turns the on-disk Numba cache off (useful when the
+# package directory is read-only, or to measure cold compile time).
+CACHE = os.environ.get("FASTGMM_NO_CACHE", "0").lower() in ("0", "", "false", "no")
+
+#: options for serial kernels (also the ones dask tasks call: they release the GIL)
+JIT = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
+#: rows per inner block: the unit the inner loops vectorise over
+BLOCK = 128
+#: most chunks a pass is cut into; each chunk owns one set of accumulators
+MAX_CHUNKS = 64
+#: fewest rows worth a chunk of their own
+MIN_CHUNK_ROWS = 2048
+
+def chunk_rows(n_samples: int) -> int:
+    """Rows per chunk of a pass over ``n_samples`` rows.
+
+    Depends on the data shape only, never on the thread count, so that the fixed
+    order reduction of the per-chunk accumulators gives bit-identical results for
+    any number of threads.
+    """
+    n_chunks = max(1, min(MAX_CHUNKS, n_samples // MIN_CHUNK_ROWS))
+    rows = -(-n_samples // n_chunks)
+    # whole blocks per chunk
+    return max(BLOCK, -(-rows // BLOCK) * BLOCK)

@@ -1,0 +1,140 @@
+"""Mixture parameters, their precision factors, and the conversions to the
+layouts the kernels and scikit-learn use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels.linalg import _cholesky_inv
+from ._kernels.passes import DIAG, FULL, TIED
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+KIND = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": DIAG}
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+@dataclass
+class GMMParams:
+    """Weights, means and covariances in scikit-learn's shapes (float64).
+
+    ``covariances`` is (C, d, d) for 'full', (d, d) for 'tied', (C, d) for
+    'diag' and (C,) for 'spherical'.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    covariance_type: str
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.means.shape[1]
+
+    def copy(self) -> "GMMParams":
+        return GMMParams(
+            self.weights.copy(), self.means.copy(), self.covariances.copy(), self.covariance_type
+        )
+
+
+@dataclass
+class Factors:
+    """Precision factors of a :class:`GMMParams` and the kernel arguments.
+
+    ``bad`` lists the components whose covariance is not positive definite (for
+    'tied', every component when the shared matrix is not).
+    """
+
+    params: GMMParams
+    prec_chol: np.ndarray  # scikit-learn's precisions_cholesky_ layout
+    half_logdet: np.ndarray  # (C,) sum of log of the precision factor's diagonal
+    bad: np.ndarray  # indices of components that failed
+
+    def kernel_args(self, dtype) -> tuple:
+        """``(means, mats, vecs, const)`` for :func:`fastgmm._kernels.passes._em_pass`."""
+        p = self.params
+        C, d = p.means.shape
+        with np.errstate(divide="ignore"):
+            const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI
+        means = np.ascontiguousarray(p.means, dtype=dtype)
+        ct = p.covariance_type
+        if ct == "full":
+            mats = np.ascontiguousarray(np.swapaxes(self.prec_chol, 1, 2), dtype=dtype)
+            vecs = np.zeros((0, d), dtype)
+        elif ct == "tied":
+            linv = self.prec_chol.T
+            mats = np.ascontiguousarray(linv[None], dtype=dtype)
+            vecs = np.ascontiguousarray(p.means @ linv.T, dtype=dtype)
+        else:
+            pc = self.prec_chol if ct == "diag" else np.repeat(self.prec_chol[:, None], d, axis=1)
+            mats = np.zeros((0, d, d), dtype)
+            vecs = np.ascontiguousarray(pc * pc, dtype=dtype)
+        return means, mats, vecs, np.ascontiguousarray(const, dtype=np.float64)
+
+
+def factorize(params: GMMParams) -> Factors:
+    """Cholesky-factor the covariances; never raises on a bad matrix, records it."""
+    ct = params.covariance_type
+    cov = params.covariances
+    d = params.n_features
+    C = params.n_components
+    if ct in ("full", "tied"):
+        mats = np.ascontiguousarray(cov if ct == "full" else cov[None], dtype=np.float64)
+        linv = np.empty_like(mats)
+        status = np.zeros(mats.shape[0], np.int64)
+        logdet = _cholesky_inv(mats, linv, status)
+        prec_chol = np.swapaxes(linv, 1, 2)
+        if ct == "tied":
+            prec_chol = prec_chol[0]
+            bad = np.arange(C) if status[0] else np.zeros(0, np.int64)
+            logdet = np.full(C, logdet[0])
+        else:
+            bad = np.flatnonzero(status)
+        return Factors(params, np.ascontiguousarray(prec_chol), logdet, bad)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = np.isfinite(cov) & (cov > 0)
+        prec_chol = np.where(ok, 1.0 / np.sqrt(np.where(ok, cov, 1.0)), 1.0)
+        if ct == "diag":
+            bad = np.flatnonzero(~ok.all(axis=1))
+            half_logdet = np.log(prec_chol).sum(axis=1)
+        else:
+            bad = np.flatnonzero(~ok)
+            half_logdet = d * np.log(prec_chol)
+    if not np.all(np.isfinite(half_logdet)):
+        bad = np.union1d(bad, np.flatnonzero(~np.isfinite(half_logdet)))
+    return Factors(params, prec_chol, half_logdet, bad)
+
+
+def precisions_from_cholesky(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Precision matrices from their Cholesky factors (scikit-learn's layout)."""
+    if covariance_type == "full":
+        return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+    if covariance_type == "tied":
+        return prec_chol @ prec_chol.T
+    return prec_chol**2
+
+
+def covariances_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Invert precisions (validated positive definite by the caller)."""
+    if covariance_type == "full":
+        return np.linalg.inv(precisions)
+    if covariance_type == "tied":
+        return np.linalg.inv(precisions)
+    return 1.0 / precisions
+
+
+def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
+    """Number of free parameters of the mixture (as scikit-learn counts them)."""
+    C, d = n_components, n_features
+    cov = {
+        "full": C * d * (d + 1) / 2.0,
+        "tied": d * (d + 1) / 2.0,
+        "diag": C * d,
+        "spherical": C,
+    }[covariance_type]
+    return int(cov + C * d + C - 1)
