@@ -1,0 +1,18 @@
+"""fastgmm: Gaussian mixture models fitted by EM, fast (Numba kernels)."""
+
+from ._parallel import get_num_threads, num_threads
+from .classic import E_step, M_step, compute_vlb, train_EM
+from .em import FitFailedError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "E_step",
+    "M_step",
+    "compute_vlb",
+    "train_EM",
+    "FitFailedError",
+    "get_num_threads",
+    "num_threads",
+    "__version__",
+]

@@ -1,0 +1,85 @@
+"""Validation and normalisation, done once in Python before any kernel runs."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_array
+
+FLOATS = (np.float64, np.float32)
+
+
+def as_kernel_array(X) -> np.ndarray:
+    """C-contiguous float32/float64 (copies only when needed; read-only is fine)."""
+    return np.ascontiguousarray(X)
+
+
+def check_X(X, name: str = "X", min_samples: int = 1, dtype=FLOATS) -> np.ndarray:
+    """A 2-D, finite, C-contiguous float32/float64 array (ints, bools, lists,
+    DataFrames, memmaps and slices are converted)."""
+    X = check_array(
+        X,
+        dtype=list(dtype) if isinstance(dtype, tuple) else dtype,
+        order="C",
+        ensure_min_samples=min_samples,
+        ensure_all_finite=True,
+        input_name=name,
+    )
+    return as_kernel_array(X)
+
+
+def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
+    """float64 weights of shape (n_samples,), finite, >= 0, not all zero."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    sw = check_array(
+        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight", order="C"
+    )
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},), got {sw.shape}"
+        )
+    if np.any(sw < 0):
+        raise ValueError("sample_weight must be non-negative; it has negative entries")
+    if not sw.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum; all weights are zero")
+    return np.ascontiguousarray(sw)
+
+
+def check_param_array(a, name: str, shape: tuple) -> np.ndarray:
+    """A finite float64 array of exactly ``shape``, with a message naming ``name``."""
+    try:
+        arr = np.asarray(a, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of numbers: {exc}") from None
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return np.ascontiguousarray(arr)
+
+
+def check_weights(weights, n_components: int, name: str = "weights") -> np.ndarray:
+    w = check_param_array(weights, name, (n_components,))
+    if np.any(w < 0) or np.any(w > 1):
+        raise ValueError(f"{name} must be in the range [0, 1], got min {w.min():g}, max {w.max():g}")
+    if not np.allclose(w.sum(), 1.0, rtol=0.0, atol=1e-6):
+        raise ValueError(f"{name} must sum to 1, got sum {w.sum():.8f}")
+    return w
+
+
+def check_spd(mats: np.ndarray, name: str) -> None:
+    """Raise ValueError unless every matrix in ``mats`` (..., d, d) is symmetric
+    positive definite."""
+    m = mats.reshape((-1,) + mats.shape[-2:])
+    for k, a in enumerate(m):
+        if not np.allclose(a, a.T, rtol=1e-8, atol=1e-12 * max(1.0, np.abs(a).max())):
+            raise ValueError(f"{name}[{k}] must be symmetric" if m.shape[0] > 1 or mats.ndim == 3 else f"{name} must be symmetric")
+        try:
+            np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            where = f"{name}[{k}]" if mats.ndim == 3 else name
+            raise ValueError(f"{where} must be positive definite") from None

@@ -1,0 +1,352 @@
+"""The EM driver: one run, restarts, collapse recovery, convergence.
+
+Collapse recovery
+-----------------
+After every M-step (and after initialisation) each component is checked. A
+component *collapses* when its weight vanishes (``N_k`` below a thousandth of
+an average point's weight) or when its covariance, ``reg_covar`` included, is
+not numerically positive definite (the hand-written Cholesky reports a
+failed pivot). A collapsed component is re-seeded: its mean moves to the point
+the current model explains worst (then to random data points, if several
+collapse at once), its covariance becomes the data's covariance (plus
+``reg_covar``) and its weight ``1/C`` before renormalising. A re-seed changes
+the parameters outside EM, so the lower bound may drop once: the convergence
+test restarts after it (the previous bound is forgotten), and within the
+stretches between re-seeds the bound never decreases. A run that needs more
+than ``max_recoveries`` re-seeds is abandoned and restarted from a fresh
+initialisation; only when every attempt fails does the caller get a
+:class:`FitFailedError` that says what to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Callable
+
+import numpy as np
+
+from .init import kmeans, kmeans_plusplus
+from .params import GMMParams, factorize
+from .stats import data_moments, m_step, run_pass
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class FitFailedError(ValueError):
+    """Every attempt to fit collapsed beyond recovery."""
+
+
+@dataclass
+class RunResult:
+    """Outcome of one EM run from one initialisation."""
+
+    params: GMMParams
+    lower_bound: float
+    lower_bounds: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    n_recoveries: int = 0
+
+
+class _Collapsed(Exception):
+    pass
+
+
+class Data:
+    """Validated data for the driver: X (C-contiguous float32/float64), optional
+    float64 sample weights, and lazily computed moments."""
+
+    def __init__(self, X: np.ndarray, sw: np.ndarray | None = None):
+        self.X = X
+        self.sw = sw
+        self.n = X.shape[0]
+        self.total_weight = float(self.n if sw is None else sw.sum())
+        self.eps = float(np.finfo(X.dtype).eps)
+        self._moments = None
+
+    @property
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted mean and covariance of X (float64), computed once."""
+        if self._moments is None:
+            self._moments = data_moments(self.X, self.sw)
+        return self._moments
+
+
+def params_from_labels(
+    data: Data, labels: np.ndarray, n_components: int, covariance_type: str, reg_covar: float
+) -> GMMParams:
+    """M-step from hard labels (rows labelled -1 belong to no component)."""
+    d = data.X.shape[1]
+    mean, _ = data.moments
+    ident = _identity_params(n_components, d, covariance_type)
+    f = factorize(ident)
+    shift = np.repeat(mean[None], n_components, axis=0)
+    st = run_pass(data.X, data.sw, f, shift=shift, center=mean, labels_in=labels)
+    first = m_step(st, covariance_type, reg_covar, data.eps)
+    # second pass around the new means, so second moments are accurately centred
+    st = run_pass(data.X, data.sw, f, shift=first.means, center=mean, labels_in=labels)
+    return m_step(st, covariance_type, reg_covar, data.eps)
+
+
+def params_from_resp(
+    data: Data, resp: np.ndarray, covariance_type: str, reg_covar: float
+) -> GMMParams:
+    """M-step from dense responsibilities (N, C) in X's dtype."""
+    C = resp.shape[1]
+    d = data.X.shape[1]
+    mean, _ = data.moments
+    f = factorize(_identity_params(C, d, covariance_type))
+    shift = np.repeat(mean[None], C, axis=0)
+    st = run_pass(data.X, data.sw, f, shift=shift, center=mean, resp_in=resp)
+    first = m_step(st, covariance_type, reg_covar, data.eps)
+    st = run_pass(data.X, data.sw, f, shift=first.means, center=mean, resp_in=resp)
+    return m_step(st, covariance_type, reg_covar, data.eps)
+
+
+def _identity_params(C: int, d: int, covariance_type: str) -> GMMParams:
+    cov = {
+        "full": np.repeat(np.eye(d)[None], C, axis=0),
+        "tied": np.eye(d),
+        "diag": np.ones((C, d)),
+        "spherical": np.ones(C),
+    }[covariance_type]
+    return GMMParams(np.full(C, 1.0 / C), np.zeros((C, d)), cov, covariance_type)
+
+
+def initialize(
+    data: Data,
+    n_components: int,
+    covariance_type: str,
+    init_params: str,
+    reg_covar: float,
+    rng: np.random.RandomState,
+) -> GMMParams:
+    """Initial parameters by one of scikit-learn's schemes (weighted)."""
+    X, sw, n = data.X, data.sw, data.n
+    if init_params == "kmeans":
+        _, labels = kmeans(X, n_components, rng, sw)
+        return params_from_labels(data, labels, n_components, covariance_type, reg_covar)
+    if init_params == "random":
+        resp = rng.uniform(size=(n, n_components)).astype(X.dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        return params_from_resp(data, resp, covariance_type, reg_covar)
+    if init_params == "random_from_data":
+        indices = rng.choice(n, size=n_components, replace=False)
+    elif init_params == "k-means++":
+        indices = kmeans_plusplus(X, n_components, rng, sw)
+    else:  # pragma: no cover - validated by callers
+        raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
+    labels = np.full(n, -1, np.int64)
+    labels[indices] = np.arange(n_components)
+    return params_from_labels(data, labels, n_components, covariance_type, reg_covar)
+
+
+def _reseed(
+    params: GMMParams, bad: np.ndarray, data: Data, worst_index: int, reg_covar: float, rng
+) -> GMMParams:
+    """Re-seed the collapsed components ``bad`` (see the module docstring)."""
+    p = params.copy()
+    _, cov = data.moments
+    d = p.n_features
+    cov = cov + reg_covar * np.eye(d)
+    ct = p.covariance_type
+    for j, k in enumerate(bad):
+        idx = worst_index if (j == 0 and worst_index >= 0) else int(rng.randint(data.n))
+        p.means[k] = data.X[idx]
+        p.weights[k] = 1.0 / p.n_components
+        if ct == "full":
+            p.covariances[k] = cov
+        elif ct == "diag":
+            p.covariances[k] = np.diag(cov)
+        elif ct == "spherical":
+            p.covariances[k] = np.diag(cov).mean()
+    if ct == "tied" and factorize(p).bad.size:
+        p.covariances = cov
+    p.weights /= p.weights.sum()
+    return p
+
+
+def _check(params: GMMParams, nk: np.ndarray | None, data: Data):
+    f = factorize(params)
+    bad = f.bad
+    if nk is not None:
+        vanish = 1e-3 * data.total_weight / data.n
+        bad = np.union1d(bad, np.flatnonzero(~(nk >= vanish)))
+    if not (np.all(np.isfinite(params.means)) and np.all(np.isfinite(params.weights))):
+        bad = np.arange(params.n_components)
+    return f, bad
+
+
+def em_run(
+    data: Data,
+    params: GMMParams,
+    *,
+    tol: float,
+    max_iter: int,
+    reg_covar: float,
+    rng: np.random.RandomState,
+    rtol: bool = False,
+    prev_lower_bound: float = -np.inf,
+    max_recoveries: int | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> RunResult:
+    """One EM run from ``params``.
+
+    Each iteration is one fused pass (E-step at the current parameters, their
+    mean log-likelihood, and the statistics) followed by the M-step. The lower
+    bound recorded for an iteration is the weighted mean log-likelihood of the
+    parameters *before* its M-step, as in scikit-learn. Converged when
+    ``|change| < tol`` (or, with ``rtol=True``, ``|change / previous| <= tol``).
+    """
+    C = params.n_components
+    if max_recoveries is None:
+        max_recoveries = max(10, 2 * C)
+    W = data.total_weight
+    recoveries = 0
+    f, bad = _check(params, None, data)
+    while bad.size:
+        recoveries += 1
+        if recoveries > max_recoveries:
+            raise _Collapsed()
+        params = _reseed(params, bad, data, -1, reg_covar, rng)
+        f, bad = _check(params, None, data)
+    lower_bound = prev_lower_bound
+    bounds: list[float] = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        prev = lower_bound
+        st = run_pass(data.X, data.sw, f)
+        lower_bound = st.ll / W
+        if not np.isfinite(lower_bound):
+            raise _Collapsed()
+        bounds.append(lower_bound)
+        new = m_step(st, params.covariance_type, reg_covar, data.eps)
+        f, bad = _check(new, st.nk, data)
+        reseeded = False
+        while bad.size:
+            recoveries += 1
+            reseeded = True
+            if recoveries > max_recoveries:
+                raise _Collapsed()
+            new = _reseed(new, bad, data, st.worst_index, reg_covar, rng)
+            f, bad = _check(new, None, data)
+        params = new
+        change = lower_bound - prev
+        if callback is not None:
+            callback(n_iter, lower_bound, change)
+        if reseeded:
+            lower_bound = -np.inf  # the bound restarts after a re-seed
+            continue
+        if rtol:
+            done = prev != -np.inf and abs(change / prev) <= tol
+        else:
+            done = abs(change) < tol
+        if done:
+            converged = True
+            break
+    if not bounds:
+        lower_bound = prev_lower_bound
+    elif lower_bound == -np.inf:
+        lower_bound = bounds[-1]
+    return RunResult(params, float(lower_bound), bounds, n_iter, converged, recoveries)
+
+
+def fit(
+    data: Data,
+    n_components: int,
+    covariance_type: str,
+    *,
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    n_init: int = 1,
+    init_params: str = "kmeans",
+    user_init: Callable[[GMMParams], GMMParams] | None = None,
+    warm_params: GMMParams | None = None,
+    warm_lower_bound: float = -np.inf,
+    random_state: np.random.RandomState,
+    rtol: bool = False,
+    max_attempts: int = 3,
+    verbose: int = 0,
+    verbose_interval: int = 10,
+) -> tuple[RunResult, int]:
+    """Best of ``n_init`` EM runs (by final lower bound).
+
+    ``user_init`` overrides parts of each initialisation (scikit-learn's
+    ``weights_init`` / ``means_init`` / ``precisions_init``); ``warm_params``
+    starts a single run from previous parameters. A run that collapses beyond
+    recovery is retried from a new initialisation up to ``max_attempts`` times.
+    Returns the best run and the total number of re-seeds over all runs.
+    """
+    best: RunResult | None = None
+    total_recoveries = 0
+    n_runs = 1 if warm_params is not None else n_init
+    failures = 0
+    for run in range(n_runs):
+        if verbose:
+            print(f"Initialization {run}")
+            t_init = t_iter = perf_counter()
+        result = None
+        for attempt in range(max_attempts):
+            if warm_params is not None and attempt == 0:
+                params = warm_params.copy()
+                prev = warm_lower_bound
+            else:
+                params = initialize(
+                    data, n_components, covariance_type, init_params, reg_covar, random_state
+                )
+                if user_init is not None:
+                    params = user_init(params)
+                prev = -np.inf
+
+            def callback(it, lb, change):
+                nonlocal t_iter
+                if verbose and it % verbose_interval == 0:
+                    if verbose == 1:
+                        print(f"  Iteration {it}")
+                    else:
+                        now = perf_counter()
+                        print(f"  Iteration {it}\t time lapse {now - t_iter:.5f}s\t ll change {change:.5f}")
+                        t_iter = now
+
+            try:
+                result = em_run(
+                    data,
+                    params,
+                    tol=tol,
+                    max_iter=max_iter,
+                    reg_covar=reg_covar,
+                    rng=random_state,
+                    rtol=rtol,
+                    prev_lower_bound=prev,
+                    callback=callback if verbose else None,
+                )
+                break
+            except _Collapsed:
+                failures += 1
+                continue
+        if result is None:
+            continue
+        total_recoveries += result.n_recoveries
+        if verbose:
+            msg = "converged" if result.converged else "did not converge"
+            if verbose == 1:
+                print(f"Initialization {msg}.")
+            else:
+                print(
+                    f"Initialization {msg}. time lapse {perf_counter() - t_init:.5f}s\t "
+                    f"lower bound {result.lower_bound:.5f}."
+                )
+        if best is None or result.lower_bound > best.lower_bound:
+            best = result
+    if best is None:
+        raise FitFailedError(
+            f"Fitting failed: every one of the {failures} attempts collapsed "
+            f"(components with vanishing weight or covariance that is not positive "
+            f"definite, even after re-seeding). Increase reg_covar (now {reg_covar:g}), "
+            f"use fewer components (now {n_components}), or check the data for "
+            f"duplicated or constant features."
+        )
+    return best, total_recoveries

@@ -1,0 +1,125 @@
+"""Initialisers: a Numba k-means (greedy k-means++ seeding and Lloyd iterations)
+and the scikit-learn initialisation schemes built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _config
+from ._kernels.kmeans import _kpp_trials, _kpp_update, _lloyd_chunk
+from ._parallel import ordered_map
+
+_EMPTY_F = np.zeros(0)
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    rows = _config.chunk_rows(n)
+    return [(lo, min(n, lo + rows)) for lo in range(0, n, rows)]
+
+
+def _sw(sw):
+    return _EMPTY_F if sw is None else sw
+
+
+def kmeans_plusplus(
+    X: np.ndarray, n_clusters: int, rng: np.random.RandomState, sw: np.ndarray | None = None
+) -> np.ndarray:
+    """Greedy (weighted) k-means++ seeding; returns the indices of the seeds.
+
+    Like scikit-learn's, each step samples ``2 + log(k)`` candidates with
+    probability proportional to ``w * D(x)^2`` and keeps the one that lowers the
+    potential most.
+    """
+    n = X.shape[0]
+    chunks = _chunks(n)
+    wv = _sw(sw)
+    p = None if sw is None else sw / sw.sum()
+    first = rng.choice(n, p=p)
+    idx = [int(first)]
+    mind = np.full(n, np.inf)
+    pot = sum(ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, X[first], mind), chunks))
+    n_trials = 2 + int(np.log(n_clusters))
+    for _ in range(1, n_clusters):
+        weights = mind if sw is None else mind * sw
+        cum = np.cumsum(weights)
+        if not cum[-1] > 0:  # every point already a centre: pick any unused row
+            rest = np.setdiff1d(np.arange(n), idx)
+            cand = [int(rng.choice(rest))] if rest.size else [int(rng.randint(n))]
+        else:
+            u = rng.uniform(size=n_trials) * cum[-1]
+            cand = np.minimum(np.searchsorted(cum, u), n - 1).tolist()
+        cands = np.ascontiguousarray(X[cand])
+
+        def trial(c):
+            pots = np.zeros(len(cand))
+            _kpp_trials(X, c[0], c[1], wv, cands, mind, pots)
+            return pots
+
+        pots = np.zeros(len(cand))
+        for part in ordered_map(trial, chunks):
+            pots += part
+        best = int(np.argmin(pots))
+        idx.append(int(cand[best]))
+        pot = sum(ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, cands[best], mind), chunks))
+    del pot
+    return np.asarray(idx, dtype=np.int64)
+
+
+def kmeans(
+    X: np.ndarray,
+    n_clusters: int,
+    rng: np.random.RandomState,
+    sw: np.ndarray | None = None,
+    max_iter: int = 20,
+    tol: float = 1e-4,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Lloyd k-means from k-means++ seeds: ``(centres, labels)``.
+
+    Stops when no label changes, when the centres move less than ``tol`` times
+    the data's mean variance (scikit-learn's rule), or after ``max_iter``
+    iterations. An empty cluster is moved to the point farthest from its centre.
+    """
+    n, d = X.shape
+    chunks = _chunks(n)
+    wv = _sw(sw)
+    centers = np.ascontiguousarray(X[kmeans_plusplus(X, n_clusters, rng, sw)], dtype=np.float64)
+    var = np.var(X[: min(n, 100_000)], axis=0, dtype=np.float64).mean()
+    labels = np.full(n, -1, np.int64)
+    cx = centers.astype(X.dtype)
+    for _ in range(max_iter):
+        cx = np.ascontiguousarray(centers, dtype=X.dtype)
+
+        def work(c):
+            sums = np.zeros((n_clusters, d))
+            counts = np.zeros(n_clusters)
+            out = _lloyd_chunk(X, c[0], c[1], wv, cx, labels, sums, counts)
+            return sums, counts, out
+
+        sums = np.zeros((n_clusters, d))
+        counts = np.zeros(n_clusters)
+        changed = 0
+        far, fari = -1.0, 0
+        for s, cnt, (_, ch, f, fi) in ordered_map(work, chunks):
+            sums += s
+            counts += cnt
+            changed += ch
+            if f > far:
+                far, fari = f, int(fi)
+        new = cx.astype(np.float64) + sums / np.maximum(counts, np.finfo(float).tiny)[:, None]
+        empty = np.flatnonzero(counts <= 0)
+        for k in empty:
+            new[k] = X[fari]
+        shift = ((new - centers) ** 2).sum()
+        centers = new
+        if changed == 0 or (empty.size == 0 and shift <= tol * var):
+            break
+    # labels of the final centres
+    cx = np.ascontiguousarray(centers, dtype=X.dtype)
+    for _ in ordered_map(
+        lambda c: _lloyd_chunk(
+            X, c[0], c[1], wv, cx, labels, np.zeros((n_clusters, d)), np.zeros(n_clusters)
+        ),
+        chunks,
+    ):
+        pass
+    return centers, labels
