@@ -3,6 +3,7 @@
 from ._parallel import get_num_threads, num_threads
 from .classic import E_step, M_step, compute_vlb, train_EM
 from .em import FitFailedError
+from .mixture import GaussianMixture, RecoveryWarning
 
 __version__ = "0.1.0"
 
@@ -12,6 +13,8 @@ __all__ = [
     "compute_vlb",
     "train_EM",
     "FitFailedError",
+    "GaussianMixture",
+    "RecoveryWarning",
     "get_num_threads",
     "num_threads",
     "__version__",

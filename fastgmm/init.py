@@ -33,21 +33,23 @@ def kmeans_plusplus(
     n = X.shape[0]
     chunks = _chunks(n)
     wv = _sw(sw)
-    p = None if sw is None else sw / sw.sum()
-    first = rng.choice(n, p=p)
-    idx = [int(first)]
+    # every draw is a uniform number mapped through the cumulative weights, so
+    # integer weights draw the same points as repeated rows would
+    cum = np.cumsum(np.ones(n) if sw is None else sw)
+    first = min(int(np.searchsorted(cum, rng.uniform() * cum[-1], side="right")), n - 1)
+    idx = [first]
     mind = np.full(n, np.inf)
-    pot = sum(ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, X[first], mind), chunks))
+    for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, X[first], mind), chunks):
+        pass
     n_trials = 2 + int(np.log(n_clusters))
     for _ in range(1, n_clusters):
-        weights = mind if sw is None else mind * sw
-        cum = np.cumsum(weights)
+        cum = np.cumsum(mind if sw is None else mind * sw)
         if not cum[-1] > 0:  # every point already a centre: pick any unused row
             rest = np.setdiff1d(np.arange(n), idx)
             cand = [int(rng.choice(rest))] if rest.size else [int(rng.randint(n))]
         else:
             u = rng.uniform(size=n_trials) * cum[-1]
-            cand = np.minimum(np.searchsorted(cum, u), n - 1).tolist()
+            cand = np.minimum(np.searchsorted(cum, u, side="right"), n - 1).tolist()
         cands = np.ascontiguousarray(X[cand])
 
         def trial(c):
@@ -60,8 +62,8 @@ def kmeans_plusplus(
             pots += part
         best = int(np.argmin(pots))
         idx.append(int(cand[best]))
-        pot = sum(ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, cands[best], mind), chunks))
-    del pot
+        for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, cands[best], mind), chunks):
+            pass
     return np.asarray(idx, dtype=np.int64)
 
 

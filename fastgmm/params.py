@@ -110,6 +110,27 @@ def factorize(params: GMMParams) -> Factors:
     return Factors(params, prec_chol, half_logdet, bad)
 
 
+def factors_from_precision_cholesky(
+    weights: np.ndarray, means: np.ndarray, prec_chol: np.ndarray, covariance_type: str
+) -> Factors:
+    """Kernel factors from scikit-learn-style fitted attributes (no covariances
+    needed: ``params.covariances`` is left empty)."""
+    prec_chol = np.asarray(prec_chol, dtype=np.float64)
+    C, d = means.shape
+    if covariance_type == "full":
+        half = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
+    elif covariance_type == "tied":
+        half = np.full(C, np.log(np.diag(prec_chol)).sum())
+    elif covariance_type == "diag":
+        half = np.log(prec_chol).sum(axis=1)
+    else:
+        half = d * np.log(prec_chol)
+    params = GMMParams(
+        np.asarray(weights, np.float64), np.asarray(means, np.float64), np.zeros(0), covariance_type
+    )
+    return Factors(params, prec_chol, half, np.zeros(0, np.int64))
+
+
 def precisions_from_cholesky(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:
     """Precision matrices from their Cholesky factors (scikit-learn's layout)."""
     if covariance_type == "full":

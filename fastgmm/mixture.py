@@ -1,0 +1,412 @@
+"""``fastgmm.GaussianMixture``: a drop-in for scikit-learn's estimator."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._parallel import num_threads
+from ._validation import as_kernel_array, check_param_array, check_sample_weight, check_spd
+from .em import INIT_PARAMS, Data, fit as em_fit
+from .params import (
+    COVARIANCE_TYPES,
+    GMMParams,
+    covariances_from_precisions,
+    factorize,
+    factors_from_precision_cholesky,
+    n_parameters,
+    precisions_from_cholesky,
+)
+from .stats import run_pass
+
+__all__ = ["GaussianMixture", "RecoveryWarning"]
+
+
+class RecoveryWarning(UserWarning):
+    """Components collapsed during the fit and were re-seeded."""
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by EM on fused Numba kernels.
+
+    Same parameters, attributes and methods as
+    :class:`sklearn.mixture.GaussianMixture`, plus weighted fitting
+    (``fit(X, sample_weight=...)``), collapse recovery instead of errors, and a
+    thread-count control. No ``n_samples x n_components`` array is built
+    during ``fit``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Shape of the covariance of each component.
+    tol : float, default=1e-3
+        Convergence threshold on the change of the mean log-likelihood.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of covariances.
+    max_iter : int, default=100
+        Number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the best result is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        Initialisation of the responsibilities. 'kmeans' runs fastgmm's own Numba
+        k-means (k-means++ seeding and Lloyd iterations).
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        User-provided initial parameters (shapes as in scikit-learn).
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (one initialisation).
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    n_threads : int or None, default=None
+        Threads for the kernels during this estimator's calls; ``None`` uses
+        all usable cores (or ``FASTGMM_NUM_THREADS``). Results do not depend on it.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
+        Fitted parameters, in X's dtype (float32 input gives float32).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Weighted mean log-likelihood of the best run's last E-step.
+    lower_bounds_ : list of float
+        The best run's lower bound per iteration.
+    n_recoveries_ : int
+        Collapsed components re-seeded during the fit (all runs).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X has string feature names.
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------ checks
+    def _check_parameters(self, n_features: int):
+        def integer(name, lo):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+                raise ValueError(f"The '{name}' parameter must be an int >= {lo}, got {v!r}")
+
+        def real(name, lo):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (v >= lo) or not np.isfinite(v):
+                raise ValueError(f"The '{name}' parameter must be a finite float >= {lo}, got {v!r}")
+
+        integer("n_components", 1)
+        integer("max_iter", 0)
+        integer("n_init", 1)
+        integer("verbose", 0)
+        integer("verbose_interval", 1)
+        real("tol", 0.0)
+        real("reg_covar", 0.0)
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"The 'covariance_type' parameter must be one of {COVARIANCE_TYPES}, got {self.covariance_type!r}"
+            )
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(f"The 'init_params' parameter must be one of {INIT_PARAMS}, got {self.init_params!r}")
+        if self.n_threads is not None:
+            integer("n_threads", 1)
+        C, d = self.n_components, n_features
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = check_param_array(self.weights_init, "weights_init", (C,))
+            if np.any(weights < 0) or np.any(weights > 1):
+                raise ValueError(
+                    f"The parameter 'weights_init' should be in the range [0, 1], but got max value "
+                    f"{weights.max():.5f}, min value {weights.min():.5f}"
+                )
+            if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
+                raise ValueError(
+                    f"The parameter 'weights_init' should be normalized, but got sum(weights) = {weights.sum():.5f}"
+                )
+        if self.means_init is not None:
+            means = check_param_array(self.means_init, "means_init", (C, d))
+        if self.precisions_init is not None:
+            shape = {"full": (C, d, d), "tied": (d, d), "diag": (C, d), "spherical": (C,)}[self.covariance_type]
+            precisions = check_param_array(self.precisions_init, "precisions_init", shape)
+            if self.covariance_type in ("full", "tied"):
+                check_spd(precisions, "precisions_init")
+            elif np.any(precisions <= 0):
+                raise ValueError(f"'{self.covariance_type} precisions_init' should be positive")
+        return weights, means, precisions
+
+    def _validate_fit_data(self, X, sample_weight):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = as_kernel_array(X)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {X.shape[0]}"
+            )
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        return X, sw
+
+    def _validate_predict_data(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return as_kernel_array(X)
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters by EM (best of ``n_init`` runs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; every sufficient statistic (and the k-means
+            initialiser) is weighted. Integer weights give the model that
+            repeating rows would.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each row.
+
+        Equal to ``fit(X).predict(X)``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._fit(X, sample_weight)
+        return self._labels(X)
+
+    def _fit(self, X, sample_weight):
+        X, sw = self._validate_fit_data(X, sample_weight)
+        weights_init, means_init, precisions_init = self._check_parameters(X.shape[1])
+        ct = self.covariance_type
+        data = Data(X, sw)
+        rng = check_random_state(self.random_state)
+        warm = self.warm_start and hasattr(self, "converged_")
+
+        def user_init(p: GMMParams) -> GMMParams:
+            if weights_init is not None:
+                p.weights = weights_init.copy()
+            if means_init is not None:
+                p.means = means_init.copy()
+            if precisions_init is not None:
+                p.covariances = covariances_from_precisions(precisions_init, ct)
+            return p
+
+        warm_params = None
+        if warm:
+            warm_params = GMMParams(
+                np.asarray(self.weights_, np.float64),
+                np.asarray(self.means_, np.float64),
+                np.asarray(self.covariances_, np.float64),
+                ct,
+            )
+        all_init = weights_init is not None and means_init is not None and precisions_init is not None
+        with num_threads(self.n_threads):
+            if all_init and not warm:
+                # nothing of the initialisation survives: skip it
+                init = user_init(GMMParams(None, None, None, ct))
+                best, n_rec = em_fit(
+                    data, self.n_components, ct, tol=self.tol, reg_covar=self.reg_covar,
+                    max_iter=self.max_iter, n_init=1, warm_params=init,
+                    random_state=rng, verbose=self.verbose, verbose_interval=self.verbose_interval,
+                )
+            else:
+                best, n_rec = em_fit(
+                    data, self.n_components, ct, tol=self.tol, reg_covar=self.reg_covar,
+                    max_iter=self.max_iter, n_init=self.n_init, init_params=self.init_params,
+                    user_init=user_init, warm_params=warm_params,
+                    warm_lower_bound=self.lower_bound_ if warm else -np.inf,
+                    random_state=rng, verbose=self.verbose, verbose_interval=self.verbose_interval,
+                )
+        self._set_fitted(best.params, X.dtype)
+        self.converged_ = bool(best.converged)
+        self.n_iter_ = int(best.n_iter)
+        self.lower_bound_ = best.lower_bound
+        self.lower_bounds_ = list(best.lower_bounds)
+        self.n_recoveries_ = int(n_rec)
+        if n_rec:
+            warnings.warn(
+                f"{n_rec} collapsed component(s) were re-seeded during the fit "
+                "(vanishing weight or a covariance that is not positive definite). "
+                "Consider fewer components or a larger reg_covar.",
+                RecoveryWarning,
+            )
+        if not self.converged_ and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning,
+            )
+        return X
+
+    def _set_fitted(self, params: GMMParams, dtype):
+        f = factorize(params)
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        self.covariances_ = params.covariances.astype(dtype)
+        self.precisions_cholesky_ = f.prec_chol.astype(dtype)
+        self.precisions_ = precisions_from_cholesky(f.prec_chol, params.covariance_type).astype(dtype)
+
+    # ----------------------------------------------------------------- predict
+    def _factors(self):
+        return factors_from_precision_cholesky(
+            self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
+        )
+
+    def _labels(self, X):
+        labels = np.empty(X.shape[0], np.int64)
+        with num_threads(self.n_threads):
+            run_pass(X, None, self._factors(), labels_out=labels, want_stats=False)
+        return labels
+
+    def predict(self, X):
+        """Most probable component of each row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self._labels(self._validate_predict_data(X))
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components), X's dtype
+        """
+        X = self._validate_predict_data(X)
+        resp = np.empty((X.shape[0], self.n_components), X.dtype)
+        with num_threads(self.n_threads):
+            run_pass(X, None, self._factors(), resp_out=resp, want_stats=False)
+        return resp
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the model.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,), X's dtype
+        """
+        X = self._validate_predict_data(X)
+        ll = np.empty(X.shape[0])
+        with num_threads(self.n_threads):
+            run_pass(X, None, self._factors(), ll_out=ll, want_stats=False)
+        return ll.astype(X.dtype, copy=False)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of the rows (weighted by ``sample_weight``).
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        X = self._validate_predict_data(X)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        with num_threads(self.n_threads):
+            st = run_pass(X, sw, self._factors(), want_stats=False)
+        return float(st.ll / (X.shape[0] if sw is None else sw.sum()))
+
+    def _n_parameters(self) -> int:
+        d = self.means_.shape[1]
+        return n_parameters(self.n_components, d, self.covariance_type)
+
+    def bic(self, X):
+        """Bayesian information criterion on X (lower is better).
+
+        Returns
+        -------
+        bic : float
+        """
+        X = self._validate_predict_data(X)
+        n = X.shape[0]
+        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion on X (lower is better).
+
+        Returns
+        -------
+        aic : float
+        """
+        X = self._validate_predict_data(X)
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), float64
+        y : ndarray of shape (n_samples,)
+            Component of each sample.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample."
+            )
+        d = self.means_.shape[1]
+        rng = check_random_state(self.random_state)
+        weights = np.asarray(self.weights_, np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        means = np.asarray(self.means_, np.float64)
+        cov = np.asarray(self.covariances_, np.float64)
+        ct = self.covariance_type
+        if ct == "full":
+            X = np.vstack([rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, cov, counts)])
+        elif ct == "tied":
+            X = np.vstack([rng.multivariate_normal(m, cov, int(s)) for m, s in zip(means, counts)])
+        else:
+            X = np.vstack(
+                [m + rng.standard_normal(size=(s, d)) * np.sqrt(c) for m, c, s in zip(means, cov, counts)]
+            )
+        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
+        return X, y
