@@ -20,8 +20,9 @@ CACHE = os.environ.get("FASTGMM_NO_CACHE", "0").lower() in ("0", "", "false", "n
 
 #: options for serial kernels (also the ones dask tasks call: they release the GIL)
 JIT = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
-#: rows per inner block: the unit the inner loops vectorise over
-BLOCK = 128
+#: rows per inner block (the unit the inner loops vectorise over) are chosen so
+#: that the block's feature matrix (F x rows) stays near this many bytes (L2)
+BLOCK_BYTES = 128 * 1024
 #: most chunks a pass is cut into; each chunk owns one set of accumulators
 MAX_CHUNKS = 64
 #: fewest rows worth a chunk of their own
@@ -36,5 +37,15 @@ def chunk_rows(n_samples: int) -> int:
     """
     n_chunks = max(1, min(MAX_CHUNKS, n_samples // MIN_CHUNK_ROWS))
     rows = -(-n_samples // n_chunks)
-    # whole blocks per chunk
-    return max(BLOCK, -(-rows // BLOCK) * BLOCK)
+    # whole blocks of 256 rows per chunk
+    return max(256, -(-rows // 256) * 256)
+
+
+def block_rows(n_features_phi: int, itemsize: int) -> int:
+    """Rows per block for a feature matrix of ``n_features_phi`` rows: a divisor
+    of 256 between 16 and 256 (so chunks hold whole blocks)."""
+    rows = BLOCK_BYTES // max(1, n_features_phi * itemsize)
+    b = 256
+    while b > 16 and b > rows:
+        b //= 2
+    return b

@@ -102,11 +102,8 @@ def M_step(X, gamma) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     g = _check_gamma(gamma, N).astype(X.dtype)
     C = g.shape[1]
     f = factorize(GMMParams(np.full(C, 1.0 / C), np.zeros((C, d)), np.repeat(np.eye(d)[None], C, 0), "full"))
-    data = Data(X)
-    mean, _ = data.moments
-    st = run_pass(X, None, f, shift=np.repeat(mean[None], C, 0), resp_in=g)
-    first = m_step(st, "full", 0.0, 0.0) if np.all(st.nk > 0) else _safe_m_step(st)
-    st = run_pass(X, None, f, shift=first.means, resp_in=g)
+    mean, _ = Data(X).moments
+    st = run_pass(X, None, f, center=mean, resp_in=g)
     p = m_step(st, "full", 0.0, 0.0) if np.all(st.nk > 0) else _safe_m_step(st)
     pi = st.nk / st.nk.sum()
     return pi, p.means, p.covariances
@@ -114,7 +111,7 @@ def M_step(X, gamma) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _safe_m_step(st):
     nk = np.where(st.nk > 0, st.nk, 1.0)
-    st2 = type(st)(nk, np.where(st.nk[:, None] > 0, st.s1, 0.0), st.s2, st.shift, st.center, st.ll)
+    st2 = type(st)(nk, np.where(st.nk[:, None] > 0, st.s1, 0.0), st.s2, st.center, st.ll)
     p = m_step(st2, "full", 0.0, 0.0)
     empty = st.nk <= 0
     p.means[empty] = 0.0

@@ -79,13 +79,8 @@ def params_from_labels(
     """M-step from hard labels (rows labelled -1 belong to no component)."""
     d = data.X.shape[1]
     mean, _ = data.moments
-    ident = _identity_params(n_components, d, covariance_type)
-    f = factorize(ident)
-    shift = np.repeat(mean[None], n_components, axis=0)
-    st = run_pass(data.X, data.sw, f, shift=shift, center=mean, labels_in=labels)
-    first = m_step(st, covariance_type, reg_covar, data.eps)
-    # second pass around the new means, so second moments are accurately centred
-    st = run_pass(data.X, data.sw, f, shift=first.means, center=mean, labels_in=labels)
+    f = factorize(_identity_params(n_components, d, covariance_type))
+    st = run_pass(data.X, data.sw, f, center=mean, labels_in=labels)
     return m_step(st, covariance_type, reg_covar, data.eps)
 
 
@@ -97,10 +92,7 @@ def params_from_resp(
     d = data.X.shape[1]
     mean, _ = data.moments
     f = factorize(_identity_params(C, d, covariance_type))
-    shift = np.repeat(mean[None], C, axis=0)
-    st = run_pass(data.X, data.sw, f, shift=shift, center=mean, resp_in=resp)
-    first = m_step(st, covariance_type, reg_covar, data.eps)
-    st = run_pass(data.X, data.sw, f, shift=first.means, center=mean, resp_in=resp)
+    st = run_pass(data.X, data.sw, f, center=mean, resp_in=resp)
     return m_step(st, covariance_type, reg_covar, data.eps)
 
 

@@ -1,4 +1,4 @@
-"""Sufficient statistics of one pass, the M-step, and the pass wrappers."""
+"""Sufficient statistics of one pass, the M-step, and the pass wrapper."""
 
 from __future__ import annotations
 
@@ -14,20 +14,19 @@ from .params import KIND, Factors, GMMParams, factorize
 
 @dataclass
 class SufficientStats:
-    """What one pass over the data yields.
+    """What one pass over the data yields, all in float64.
 
-    ``nk`` (C,), ``s1`` (C, d) = sum r (x - shift_k), ``s2`` = the second moments
-    (lower triangles for 'full'/'tied', around ``shift`` per component, or around
-    ``center`` for 'tied'; per-feature for 'diag'/'spherical'), ``ll`` the
-    weighted sum of per-point log-likelihoods, ``ecl`` the weighted sum of
-    ``r * log(w_k N(x|k))`` when asked for, and the least likely point seen.
-    Statistics of disjoint row blocks add with :meth:`merge`.
+    ``nk`` (C,); ``s1`` (C, d) = sum r w (x - center); ``s2`` the second moments
+    around ``center``: (C, d, d) for 'full', one pooled (d, d) for 'tied',
+    (C, d) per feature for 'diag'/'spherical'; ``ll`` the weighted sum of
+    per-point log-likelihoods; ``ecl`` the weighted sum of ``r log(w_k N(x|k))``
+    when asked for; and the least likely point seen. Statistics of disjoint row
+    blocks (same parameters and center) add with :meth:`merge`.
     """
 
     nk: np.ndarray
     s1: np.ndarray
     s2: np.ndarray
-    shift: np.ndarray
     center: np.ndarray
     ll: float
     ecl: float = 0.0
@@ -35,7 +34,7 @@ class SufficientStats:
     worst_index: int = -1
 
     def merge(self, other: "SufficientStats", offset: int = 0) -> "SufficientStats":
-        """Statistics of the union of two disjoint row sets (same shift/center).
+        """Statistics of the union of two disjoint row sets.
 
         ``offset`` is added to ``other``'s ``worst_index``.
         """
@@ -44,7 +43,6 @@ class SufficientStats:
             self.nk + other.nk,
             self.s1 + other.s1,
             self.s2 + other.s2,
-            self.shift,
             self.center,
             self.ll + other.ll,
             self.ecl + other.ecl,
@@ -57,13 +55,8 @@ _EMPTY_I = np.zeros(0, np.int64)
 _EMPTY_F = np.zeros(0, np.float64)
 
 
-def s2_shape(covariance_type: str, C: int, d: int) -> tuple[int, int, int]:
-    """Shape of the second-moment accumulator for a covariance type."""
-    if covariance_type == "full":
-        return (C, d, d)
-    if covariance_type == "tied":
-        return (1, d, d)
-    return (C, 1, d)
+def _n_phi(covariance_type: str, d: int) -> int:
+    return 2 * d if covariance_type in ("diag", "spherical") else d * (d + 1) // 2 + d
 
 
 def run_pass(
@@ -71,7 +64,6 @@ def run_pass(
     sw: np.ndarray | None,
     factors: Factors,
     *,
-    shift: np.ndarray | None = None,
     center: np.ndarray | None = None,
     resp_in: np.ndarray | None = None,
     labels_in: np.ndarray | None = None,
@@ -86,30 +78,33 @@ def run_pass(
 ) -> SufficientStats:
     """One fused pass over rows ``[start, stop)`` of validated, C-contiguous ``X``.
 
-    The rows are cut into fixed chunks (:func:`fastgmm._config.chunk_rows`), run
-    on the thread pool, and their statistics summed in chunk order. ``shift``
-    defaults to the current means and ``center`` to the first shift. Optional
-    arrays must already have the kernel's dtypes and cover all rows of ``X``.
-    ``parallel=False`` runs the chunks on the calling thread (dask tasks).
+    The rows are cut into fixed chunks (:func:`fastgmm._config.chunk_rows`, from
+    the shape only), run on the thread pool, and their statistics summed in
+    chunk order, so the result does not depend on the thread count. ``center``
+    defaults to the weighted mean of the means. Optional arrays must already
+    have the kernel's dtypes and cover all rows of ``X``. ``parallel=False``
+    runs the chunks on the calling thread (for dask tasks).
     """
     p = factors.params
+    ct = p.covariance_type
     dtype = X.dtype
     C, d = p.means.shape
     n = X.shape[0] if stop is None else stop
-    means, mats, vecs, const = factors.kernel_args(dtype)
-    shift_x = means if shift is None else np.ascontiguousarray(shift, dtype=dtype)
-    center_x = shift_x[0].copy() if center is None else np.ascontiguousarray(center, dtype=dtype)
+    c64 = factors.default_center() if center is None else np.asarray(center, np.float64)
+    center_x = np.ascontiguousarray(c64, dtype=dtype)
+    A, const, linv = factors.kernel_args(dtype, center_x.astype(np.float64))
+    C4 = A.shape[0]
+    F = _n_phi(ct, d)
+    P = d * (d + 1) // 2
+    block = _config.block_rows(F, dtype.itemsize)
     empty2 = np.zeros((0, C), dtype)
-    kind = KIND[p.covariance_type]
-    shape2 = s2_shape(p.covariance_type, C, d) if want_stats else (0, 1, 1)
+    kind = KIND[ct]
     args = (
         sw if sw is not None else _EMPTY_F,
-        means,
-        mats,
-        vecs,
-        const,
-        shift_x,
         center_x,
+        A,
+        const,
+        linv,
         empty2 if resp_in is None else resp_in,
         _EMPTY_I if labels_in is None else labels_in,
         empty2 if resp_out is None else resp_out,
@@ -117,34 +112,54 @@ def run_pass(
         _EMPTY_I if labels_out is None else labels_out,
         want_stats,
         want_ecl,
+        block,
     )
     rows = _config.chunk_rows(n - start)
+    t_shape = (C4, F) if want_stats else (0, 0)
+    pool_shape = (4, P) if (want_stats and ct == "tied") else (0, 0)
 
     def chunk(lo: int):
         nk = np.zeros(C)
-        s1 = np.zeros((C, d))
-        s2 = np.zeros(shape2)
-        out = _chunk_pass(kind, X, lo, min(n, lo + rows), *args, nk, s1, s2)
-        return nk, s1, s2, out
+        T = np.zeros(t_shape)
+        pool = np.zeros(pool_shape)
+        out = _chunk_pass(kind, X, lo, min(n, lo + rows), *args, nk, T, pool)
+        return nk, T, pool, out
 
     starts = range(start, n, rows)
     results = ordered_map(chunk, starts) if parallel else map(chunk, starts)
     nk = np.zeros(C)
-    s1 = np.zeros((C, d))
-    s2 = np.zeros(shape2)
+    T = np.zeros(t_shape)
+    pool = np.zeros(pool_shape)
     ll = ecl = 0.0
     worst, worsti = np.inf, -1
-    for cnk, cs1, cs2, (cll, cecl, cworst, cworsti) in results:  # chunk order
+    for cnk, cT, cpool, (cll, cecl, cworst, cworsti) in results:  # chunk order
         nk += cnk
-        s1 += cs1
-        s2 += cs2
+        T += cT
+        pool += cpool
         ll += cll
         ecl += cecl
         if cworst < worst:
             worst, worsti = cworst, int(cworsti)
-    return SufficientStats(
-        nk, s1, s2, shift_x.astype(np.float64), center_x.astype(np.float64), ll, ecl, worst, worsti
-    )
+    if want_stats:
+        T = T[:C]
+        if ct in ("diag", "spherical"):
+            s1, s2 = T[:, d:], T[:, :d]
+        else:
+            s1 = T[:, P:]
+            s2 = _unpack(pool[0] if ct == "tied" else T[:, :P], d)
+    else:
+        s1 = np.zeros((C, d))
+        s2 = np.zeros(0)
+    return SufficientStats(nk, np.ascontiguousarray(s1), s2, center_x.astype(np.float64), ll, ecl, worst, worsti)
+
+
+def _unpack(packed: np.ndarray, d: int) -> np.ndarray:
+    """Symmetric matrices from packed lower triangles (row-major, i >= j)."""
+    il, jl = np.tril_indices(d)
+    out = np.zeros(packed.shape[:-1] + (d, d))
+    out[..., il, jl] = packed
+    out[..., jl, il] = packed
+    return out
 
 
 def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: float) -> GMMParams:
@@ -152,52 +167,41 @@ def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: 
 
     ``eps`` is the dtype's machine epsilon: like scikit-learn, ``10 * eps`` is
     added to each ``nk`` so that an empty component keeps finite parameters.
+    The moments around the center are recentred on the new means exactly:
+    ``sum r (x - mu)(x - mu)^T = S2 - (2 nk' - nk) delta delta^T`` with
+    ``delta = S1 / nk'`` and ``nk' = nk + 10 eps``.
     """
     nk = stats.nk
     nke = nk + 10.0 * eps
     delta = stats.s1 / nke[:, None]
-    means = stats.shift + delta
-    # sum r (x - mu)(x - mu)^T = S2 - (2 nke - nk) delta delta^T, exactly, around the shift
-    corr = (2.0 * nke - nk)
+    means = stats.center + delta
+    corr = 2.0 * nke - nk
     d = means.shape[1]
     if covariance_type == "full":
-        s2 = _symmetric(stats.s2)
-        cov = (s2 - corr[:, None, None] * delta[:, :, None] * delta[:, None, :]) / nke[:, None, None]
+        cov = (stats.s2 - corr[:, None, None] * delta[:, :, None] * delta[:, None, :]) / nke[:, None, None]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
-        s2 = _symmetric(stats.s2)[0]
-        a = means - stats.center
-        cov = (s2 - (nke[:, None] * a).T @ a) / nke.sum()
+        cov = (stats.s2 - (corr[:, None] * delta).T @ delta) / nke.sum()
         cov[np.arange(d), np.arange(d)] += reg_covar
     else:
-        s2 = stats.s2[:, 0, :]
-        cov = (s2 - corr[:, None] * delta * delta) / nke[:, None] + reg_covar
+        cov = (stats.s2 - corr[:, None] * delta * delta) / nke[:, None] + reg_covar
         if covariance_type == "spherical":
             cov = cov.mean(axis=1)
     weights = nke / nke.sum()
     return GMMParams(weights, means, cov, covariance_type)
 
 
-def _symmetric(lower: np.ndarray) -> np.ndarray:
-    """Full symmetric matrices from lower triangles (batched)."""
-    diag = np.einsum("...ii->...i", lower)
-    out = lower + np.swapaxes(lower, -1, -2)
-    idx = np.arange(lower.shape[-1])
-    out[..., idx, idx] = diag
-    return out
-
-
 def data_moments(X: np.ndarray, sw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and covariance of ``X`` in float64, by two shifted passes.
+    """Weighted mean and covariance of ``X`` in float64, by two centred passes.
 
     Uses the kernel (a one-component 'tied' pass), so it neither copies X nor
     loses precision on data far from the origin.
     """
     d = X.shape[1]
     f = factorize(GMMParams(np.ones(1), np.zeros((1, d)), np.eye(d), "tied"))
-    st = run_pass(X, sw, f, shift=X[:1], center=X[0])
-    mean = X[0].astype(np.float64) + st.s1[0] / st.nk[0]
-    st = run_pass(X, sw, f, shift=mean[None], center=mean)
+    st = run_pass(X, sw, f, center=X[0].astype(np.float64))
+    mean = st.center + st.s1[0] / st.nk[0]
+    st = run_pass(X, sw, f, center=mean)
     delta = st.s1[0] / st.nk[0]
-    cov = _symmetric(st.s2)[0] / st.nk[0] - np.outer(delta, delta)
-    return mean + delta, cov
+    cov = st.s2 / st.nk[0] - np.outer(delta, delta)
+    return st.center + delta, cov
