@@ -204,6 +204,7 @@ def _chunk_pass(
     ysq = np.zeros(block)
     RW = np.zeros((C4, block), dt)
     lp = np.zeros((C4, block))
+    lpx = np.zeros((C4, block), dt)  # the dots in X's dtype (float32 stays float32)
     r = np.empty((C, block))
     e = np.empty((C, block))
     mx = np.empty(block)
@@ -235,13 +236,13 @@ def _chunk_pass(
                             Y[j, b] += lji * Xc[i, b]
                     for b in range(nb):
                         ysq[b] += Y[j, b] * Y[j, b]
-                _dots(Y, d, nb, A, C4, lp)
+                _dots(Y, d, nb, A, C4, lpx)
             else:
-                _dots(Phi, FE, nb, A, C4, lp)
+                _dots(Phi, FE, nb, A, C4, lpx)
             for k in range(C):
                 ck = const[k]
                 for b in range(nb):
-                    lp[k, b] = ck - 0.5 * (lp[k, b] + ysq[b])
+                    lp[k, b] = ck - 0.5 * (lpx[k, b] + ysq[b])
         if have_resp:
             for b in range(nb):
                 for k in range(C):
