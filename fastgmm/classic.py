@@ -106,7 +106,13 @@ def M_step(X, gamma) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     st = run_pass(X, None, f, center=mean, resp_in=g)
     p = m_step(st, "full", 0.0, 0.0) if np.all(st.nk > 0) else _safe_m_step(st)
     pi = st.nk / st.nk.sum()
-    return pi, p.means, p.covariances
+    return pi, p.means, _symmetrize(p.covariances)
+
+
+def _symmetrize(sigma: np.ndarray) -> np.ndarray:
+    """Exactly symmetric covariances (the M-step's rank-one correction is
+    symmetric only up to rounding)."""
+    return 0.5 * (sigma + np.swapaxes(sigma, -1, -2))
 
 
 def _safe_m_step(st):
@@ -211,4 +217,4 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
     if best is None:
         raise FitFailedError("train_EM failed: every restart collapsed; use fewer components (C)")
     loss, p = best
-    return loss, p.weights, p.means, p.covariances
+    return loss, p.weights, p.means, _symmetrize(p.covariances)

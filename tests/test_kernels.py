@@ -229,6 +229,24 @@ def test_pass_over_row_range_merges(ct):
     assert both.worst_ll == whole.worst_ll and both.worst_index == whole.worst_index
 
 
+@pytest.mark.xfail(
+    reason=(
+        "stats.m_step: corr * delta_i * delta_j (full) and (corr * delta).T @ delta (tied) "
+        "round differently above and below the diagonal, so covariances are symmetric "
+        "only to ~1 ulp"
+    ),
+    strict=True,
+)
+@pytest.mark.parametrize("ct", ["full", "tied"])
+def test_m_step_covariances_exactly_symmetric(ct):
+    asym = []
+    for seed in range(5):
+        X, p = make_case(seed, 3, 4, ct, n=500)
+        cov = m_step(run_pass(X, None, factorize(p)), ct, 1e-6, eps_of(np.float64)).covariances
+        asym.append(not np.array_equal(cov, np.swapaxes(cov, -1, -2)))
+    assert not any(asym), f"asymmetric in {sum(asym)} of 5 cases"
+
+
 # ----------------------------------------------------------------- factorize
 @pytest.mark.parametrize("ct", COV_TYPES)
 def test_factorize_matches_numpy(ct):
