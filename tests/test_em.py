@@ -110,6 +110,37 @@ def test_lower_bound_never_decreases_weighted(ct):
     assert decreases(gm.lower_bounds_, 1e-12).size == 0
 
 
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_integer_weights_fit_like_repeated_rows(ct):
+    """A whole fit (k-means initialisation included) with integer sample weights
+    equals the fit on the rows repeated that many times (zero weight: dropped)."""
+    X = np.ascontiguousarray(overlapping(30, n=500, d=2, C=3, ct=ct))
+    sw = np.random.RandomState(0).randint(0, 4, size=len(X))
+    Xr = np.ascontiguousarray(np.repeat(X, sw, axis=0))
+    kw = dict(tol=1e-6, max_iter=100)
+    a, _ = em_fit(Data(X, sw.astype(np.float64)), 3, ct, random_state=np.random.RandomState(0), **kw)
+    b, _ = em_fit(Data(Xr), 3, ct, random_state=np.random.RandomState(0), **kw)
+    assert a.n_iter == b.n_iter
+    assert_allclose(a.lower_bounds, b.lower_bounds, rtol=1e-12)
+    assert_allclose(a.params.weights, b.params.weights, rtol=1e-10)
+    assert_allclose(a.params.means, b.params.means, rtol=1e-10, atol=1e-12)
+    assert_allclose(a.params.covariances, b.params.covariances, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_every_initialisation_gives_a_valid_monotone_fit(init_params, ct):
+    X = np.ascontiguousarray(overlapping(31, n=600, d=2, C=3, ct=ct))
+    res, n_rec = em_fit(Data(X), 3, ct, tol=1e-8, max_iter=100, init_params=init_params,
+                        random_state=np.random.RandomState(2))
+    assert_valid(res.params.weights, res.params.means, res.params.covariances, ct)
+    assert n_rec == 0 and len(res.lower_bounds) >= 2
+    assert decreases(res.lower_bounds, 1e-12).size == 0
+    # the bound of the final parameters is at least the last recorded one (EM ascent)
+    final = naive.log_likelihood(X, res.params.weights, res.params.means, res.params.covariances, ct) / len(X)
+    assert final >= res.lower_bounds[-1] - 1e-12 * abs(final)
+
+
 # ------------------------------------------------------------- convergence
 def test_absolute_tolerance_rule():
     X = np.ascontiguousarray(overlapping(3, n=600, d=2, C=3))

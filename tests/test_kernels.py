@@ -28,7 +28,8 @@ WEIGHT_RTOL = 1e-12
 
 DTYPES = [np.float64, np.float32]
 COV_TYPES = ["full", "tied", "diag", "spherical"]
-SHAPES = [(1, 1), (1, 3), (2, 3), (3, 1), (5, 4)]  # (d, C)
+# (d, C): d = 1, C = 1, C not a multiple of 4, and d = 16 (fewer rows per block)
+SHAPES = [(1, 1), (1, 3), (2, 3), (3, 1), (5, 4), (2, 6), (16, 2)]
 N = 777  # not a multiple of the 128-row block
 
 
@@ -99,6 +100,18 @@ def test_each_output_alone_equals_fused(dtype, ct):
     assert_array_equal(r1, resp)
     assert_array_equal(l1, ll)
     assert_array_equal(b1, lab)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_tiny_inputs(n, ct):
+    X, p = make_case(13, 3, 2, ct, n=n)
+    resp, ll, lab, st = fast_e_step(X, p)
+    ref_resp, ref_ll, ref_lab = naive.e_step(X, p.weights, p.means, p.covariances, ct)
+    assert_allclose(resp, ref_resp, rtol=1e-10, atol=1e-12)
+    assert_allclose(ll, ref_ll, rtol=1e-10)
+    st = run_pass(X, None, factorize(p))
+    assert_allclose(st.nk, ref_resp.sum(axis=0), rtol=1e-10, atol=1e-12)
 
 
 def test_e_step_far_points_log_sum_exp():
