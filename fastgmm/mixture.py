@@ -410,3 +410,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
         return X, y
+
+    # -------------------------------------------------------------- model files
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` (.npz of arrays + JSON header, no pickle).
+
+        See :func:`fastgmm.io.save_model`.
+        """
+        from .io import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> "GaussianMixture":
+        """Read a model written by :meth:`save`; ``ValueError`` for a corrupt or foreign file.
+
+        See :func:`fastgmm.io.load_model`.
+        """
+        from .io import load_model
+
+        return load_model(path)

@@ -1,0 +1,402 @@
+"""Model selection: fit a grid of ``n_components`` x ``covariance_type`` and
+rank the models by BIC, AIC or ICL.
+
+The data are validated once (2-D, finite, C-contiguous float32/float64) and
+every model of the grid is fitted on that same array, so the finiteness check
+and any conversion copy happen once, and every fit reuses the compiled kernels.
+The criteria of a fitted model come from one more pass over the data that
+returns the log-likelihood and the entropy of the responsibilities together;
+no ``n_samples x n_components`` array is built, for any model.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
+
+from ._parallel import num_threads
+from ._validation import check_sample_weight, check_X
+from .em import FitFailedError
+from .mixture import GaussianMixture, RecoveryWarning
+from .params import COVARIANCE_TYPES
+from .stats import run_pass
+
+__all__ = ["CRITERIA", "SelectionResult", "information_criteria", "select_model"]
+
+#: criteria :func:`select_model` ranks by (all are "lower is better")
+CRITERIA = ("bic", "aic", "icl")
+
+_TABLE_DTYPE = np.dtype(
+    [
+        ("covariance_type", "U9"),
+        ("n_components", np.int64),
+        ("n_parameters", np.int64),
+        ("log_likelihood", np.float64),
+        ("entropy", np.float64),
+        ("bic", np.float64),
+        ("aic", np.float64),
+        ("icl", np.float64),
+        ("converged", np.bool_),
+        ("n_iter", np.int64),
+        ("n_recoveries", np.int64),
+    ]
+)
+
+
+# --------------------------------------------------------------------- helpers
+def _progress(iterable, *, total: int | None = None, desc: str = "", enabled: bool = False):
+    """Wrap ``iterable`` in a tqdm bar on stderr when ``enabled`` and tqdm is
+    installed; otherwise return it unchanged."""
+    if not enabled:
+        return iterable
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
+def _fit_validated(gm: GaussianMixture, X: np.ndarray, sw: np.ndarray | None) -> GaussianMixture:
+    """Fit ``gm`` on ``X`` that :func:`fastgmm._validation.check_X` already
+    accepted: the estimator's own validation then neither copies nor scans X
+    for NaN/inf again."""
+    with sklearn.config_context(assume_finite=True):
+        return gm.fit(X, sample_weight=sw)
+
+
+def _criteria(
+    gm: GaussianMixture, X: np.ndarray, sw: np.ndarray | None, labels_out: np.ndarray | None = None
+) -> dict:
+    """Criteria of fitted ``gm`` on validated ``X`` from one pass (which also
+    writes the most probable component of each row into ``labels_out``, an
+    int64 array of ``len(X)``, when given).
+
+    The pass returns the (weighted) log-likelihood ``ll = sum_n w_n log p(x_n)``
+    and ``ecl = sum_n w_n sum_k r_nk log(w_k N(x_n | k))`` (terms with
+    ``r_nk = 0`` skipped). Since ``log r_nk = log(w_k N(x_n | k)) - log p(x_n)``
+    and the responsibilities of a point sum to 1, the entropy
+    ``-sum_n w_n sum_k r_nk log r_nk`` is ``ll - ecl``.
+    """
+    with num_threads(None if gm.n_threads is None else int(gm.n_threads)):
+        st = run_pass(X, sw, gm._factors(), labels_out=labels_out, want_stats=False, want_ecl=True)
+    n = float(X.shape[0] if sw is None else sw.sum())
+    p = gm._n_parameters()
+    ll = float(st.ll)
+    entropy = max(ll - float(st.ecl), 0.0)  # >= 0 exactly; clip round-off
+    bic = -2.0 * ll + p * np.log(n)
+    return {
+        "n_parameters": p,
+        "log_likelihood": ll,
+        "entropy": entropy,
+        "bic": bic,
+        "aic": -2.0 * ll + 2.0 * p,
+        "icl": bic + 2.0 * entropy,
+    }
+
+
+def information_criteria(model: GaussianMixture, X, sample_weight=None) -> dict:
+    """BIC, AIC and ICL of a fitted model on ``X`` (one pass, no N x C array).
+
+    Parameters
+    ----------
+    model : GaussianMixture
+        A fitted estimator.
+    X : array-like of shape (n_samples, n_features)
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows: the log-likelihood and the entropy are weighted
+        sums and the BIC's sample size is ``sample_weight.sum()``, so integer
+        weights give the criteria of the data with repeated rows.
+
+    Returns
+    -------
+    criteria : dict
+        ``n_parameters``, ``log_likelihood`` (total, not per point),
+        ``entropy`` (``-sum r log r`` of the responsibilities, ``0 log 0 = 0``),
+        ``bic``, ``aic`` and ``icl = bic + 2 * entropy``; lower is better.
+        Without weights, ``bic`` and ``aic`` equal ``model.bic(X)`` and
+        ``model.aic(X)``.
+    """
+    X = model._validate_predict_data(X)
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    return _criteria(model, X, sw)
+
+
+def _as_components(n_components) -> tuple[int, ...]:
+    if isinstance(n_components, (int, np.integer)) and not isinstance(n_components, bool):
+        n_components = (n_components,)
+    try:
+        values = list(n_components)
+    except TypeError:
+        raise ValueError(f"n_components must be an int or an iterable of ints, got {n_components!r}") from None
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"n_components must hold ints >= 1, got {v!r}")
+        out.append(int(v))
+    if not out:
+        raise ValueError("n_components is empty: give at least one number of components")
+    return tuple(sorted(set(out)))
+
+
+def _as_covariance_types(covariance_types) -> tuple[str, ...]:
+    if isinstance(covariance_types, str):
+        covariance_types = COVARIANCE_TYPES if covariance_types == "all" else (covariance_types,)
+    out = []
+    for ct in covariance_types:
+        if ct not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance type must be one of {COVARIANCE_TYPES} (or 'all'), got {ct!r}")
+        if ct not in out:
+            out.append(ct)
+    if not out:
+        raise ValueError("covariance_types is empty: give at least one covariance type")
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------- result
+@dataclass
+class SelectionResult:
+    """What :func:`select_model` returns.
+
+    Attributes
+    ----------
+    criterion : {'bic', 'aic', 'icl'}
+        The criterion the best model minimises.
+    n_components : tuple of int
+        The numbers of components tried, ascending.
+    covariance_types : tuple of str
+        The covariance types tried, in the order given.
+    table : numpy structured array
+        One row per model, covariance type major, ``n_components`` minor, with
+        fields ``covariance_type``, ``n_components``, ``n_parameters``,
+        ``log_likelihood`` (total), ``entropy``, ``bic``, ``aic``, ``icl``,
+        ``converged``, ``n_iter`` and ``n_recoveries``. A fit that failed has
+        NaN criteria.
+    models : dict
+        ``{(covariance_type, n_components): GaussianMixture}``, the fitted
+        models (``None`` for a fit that failed).
+    best_covariance_type : str
+    best_n_components : int
+    best_model : GaussianMixture
+    best_score : float
+        The best model's criterion value.
+    """
+
+    criterion: str
+    n_components: tuple
+    covariance_types: tuple
+    table: np.ndarray
+    models: dict = field(repr=False)
+    best_covariance_type: str = field(init=False)
+    best_n_components: int = field(init=False)
+    best_model: GaussianMixture = field(init=False, repr=False)
+    best_score: float = field(init=False)
+
+    def __post_init__(self):
+        values = self.table[self.criterion]
+        if np.all(np.isnan(values)):
+            raise FitFailedError("every model of the grid failed to fit")
+        i = int(np.nanargmin(values))  # ties: the first in grid order
+        row = self.table[i]
+        self.best_covariance_type = str(row["covariance_type"])
+        self.best_n_components = int(row["n_components"])
+        self.best_model = self.models[(self.best_covariance_type, self.best_n_components)]
+        self.best_score = float(values[i])
+
+    def scores(self, criterion: str | None = None) -> np.ndarray:
+        """Criterion values as a grid.
+
+        Parameters
+        ----------
+        criterion : {'bic', 'aic', 'icl'}, default=None
+            ``None`` means :attr:`criterion`.
+
+        Returns
+        -------
+        scores : ndarray of shape (len(covariance_types), len(n_components))
+        """
+        criterion = self.criterion if criterion is None else criterion
+        if criterion not in CRITERIA:
+            raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+        return self.table[criterion].reshape(len(self.covariance_types), len(self.n_components))
+
+    def to_frame(self):
+        """The table as a :class:`pandas.DataFrame` (needs pandas).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        import pandas as pd
+
+        return pd.DataFrame({name: self.table[name] for name in self.table.dtype.names})
+
+    def format_table(self) -> str:
+        """The table as aligned text, the best model marked with ``*``.
+
+        Returns
+        -------
+        str
+        """
+        head = f"{'covariance':<10} {'k':>3} {'params':>6} {'log-lik':>13} {'BIC':>13} {'AIC':>13} {'ICL':>13}  conv"
+        lines = [head]
+        for row in self.table:
+            best = (row["covariance_type"], row["n_components"]) == (
+                self.best_covariance_type,
+                self.best_n_components,
+            )
+            line = (
+                f"{row['covariance_type']:<10} {row['n_components']:>3} {row['n_parameters']:>6} "
+                f"{row['log_likelihood']:>13.4f} {row['bic']:>13.4f} {row['aic']:>13.4f} "
+                f"{row['icl']:>13.4f}  {('yes' if row['converged'] else 'no'):<3}"
+            )
+            lines.append(line + (f"  * best {self.criterion.upper()}" if best else ""))
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format_table()
+
+
+# ------------------------------------------------------------------- selection
+def select_model(
+    X,
+    n_components: int | Iterable[int] = range(1, 11),
+    covariance_types: str | Iterable[str] = ("full", "tied", "diag", "spherical"),
+    criterion: str = "bic",
+    n_init: int = 1,
+    random_state=None,
+    sample_weight=None,
+    *,
+    verbose: int = 0,
+    progress: bool | None = None,
+    **estimator_params,
+) -> SelectionResult:
+    """Fit every ``(covariance_type, n_components)`` model and pick the best.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Validated once (2-D, finite, float32/float64, C-contiguous); every
+        model is fitted on that array.
+    n_components : int or iterable of int, default=range(1, 11)
+        Numbers of components to try (sorted, duplicates dropped).
+    covariance_types : str or iterable of str, default=all four
+        Any of 'full', 'tied', 'diag', 'spherical'; ``'all'`` means all four.
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        What the best model minimises. ICL is BIC plus twice the entropy
+        ``-sum_n sum_k r_nk log r_nk`` of the responsibilities (as in mclust,
+        lower is better): it penalises overlapping components. All three are
+        always computed and stored in the table.
+    n_init : int, default=1
+        Initialisations per model (best kept).
+    random_state : int, RandomState instance or None, default=None
+        Given to every model as is: an int gives each model the same seed, so a
+        model of the grid equals
+        ``GaussianMixture(k, covariance_type=ct, n_init=n_init, random_state=seed).fit(X)``;
+        a RandomState instance is shared and consumed in grid order.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows, used by every fit and every criterion (the BIC's
+        sample size is then ``sample_weight.sum()``).
+    verbose : int, default=0
+        ``> 0`` shows a progress bar (when tqdm is installed).
+    progress : bool or None, default=None
+        Show a progress bar on stderr; ``None`` means ``verbose > 0``.
+    **estimator_params
+        Other :class:`GaussianMixture` parameters for every model
+        (``tol``, ``reg_covar``, ``max_iter``, ``init_params``, ``n_threads``...).
+
+    Returns
+    -------
+    result : SelectionResult
+        The table of criteria, the fitted models and the best model.
+
+    Warns
+    -----
+    ConvergenceWarning, RecoveryWarning
+        One summary warning each (instead of one per model) when some fits
+        did not converge or re-seeded collapsed components.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments or data, or more components than samples.
+    FitFailedError
+        When every model of the grid fails.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgmm import select_model
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.randn(100, 2), rng.randn(100, 2) + 8])
+    >>> result = select_model(X, n_components=range(1, 5), random_state=0)
+    >>> result.best_n_components
+    2
+    """
+    ks = _as_components(n_components)
+    cts = _as_covariance_types(covariance_types)
+    criterion = str(criterion).lower()
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+    for name in ("n_components", "covariance_type", "n_init", "random_state"):
+        if name in estimator_params:
+            raise TypeError(f"select_model() sets {name!r} itself; it cannot be an estimator parameter")
+    X = check_X(X, min_samples=2)
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    if ks[-1] > X.shape[0]:
+        raise ValueError(f"n_components up to {ks[-1]} needs at least as many samples, got {X.shape[0]}")
+    show = verbose > 0 if progress is None else bool(progress)
+
+    rows = []
+    models: dict = {}
+    not_converged, recovered, failed = [], [], []
+    grid = [(ct, k) for ct in cts for k in ks]
+    bar = _progress(grid, total=len(grid), desc="select_model", enabled=show)
+    for ct, k in bar:
+        if show and hasattr(bar, "set_postfix_str"):
+            bar.set_postfix_str(f"{ct}, k={k}")
+        gm = GaussianMixture(
+            k, covariance_type=ct, n_init=n_init, random_state=random_state, **estimator_params
+        )
+        try:
+            with warnings.catch_warnings():
+                # one summary warning for the grid instead of one per model
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.simplefilter("ignore", RecoveryWarning)
+                _fit_validated(gm, X, sw)
+        except FitFailedError:
+            failed.append(f"{ct}/{k}")
+            models[(ct, k)] = None
+            nan = np.nan
+            rows.append((ct, k, 0, nan, nan, nan, nan, nan, False, 0, 0))
+            continue
+        c = _criteria(gm, X, sw)
+        models[(ct, k)] = gm
+        if not gm.converged_ and gm.max_iter > 0:
+            not_converged.append(f"{ct}/{k}")
+        if gm.n_recoveries_:
+            recovered.append(f"{ct}/{k}")
+        rows.append(
+            (ct, k, c["n_parameters"], c["log_likelihood"], c["entropy"], c["bic"], c["aic"], c["icl"],
+             gm.converged_, gm.n_iter_, gm.n_recoveries_)
+        )
+    n = len(grid)
+    if failed and len(failed) < n:
+        warnings.warn(f"{len(failed)} of {n} fits failed (NaN in the table): {', '.join(failed)}", RecoveryWarning)
+    if recovered:
+        warnings.warn(
+            f"{len(recovered)} of {n} fits re-seeded collapsed components: {', '.join(recovered)}", RecoveryWarning
+        )
+    if not_converged:
+        warnings.warn(
+            f"{len(not_converged)} of {n} fits did not converge (increase max_iter or tol): "
+            + ", ".join(not_converged),
+            ConvergenceWarning,
+        )
+    table = np.array(rows, dtype=_TABLE_DTYPE)
+    return SelectionResult(criterion, ks, cts, table, models)
