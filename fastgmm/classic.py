@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from ._validation import check_param_array, check_spd, check_weights, check_X
-from .em import Data, FitFailedError, em_run
+from .em import Data, FitFailedError, _Collapsed, em_run
 from .init import kmeans_plusplus
 from .params import GMMParams, factorize
 from .stats import m_step, run_pass
@@ -206,9 +206,7 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
         )
         try:
             res = em_run(data, params, tol=rtol, max_iter=max_iter, reg_covar=TRAIN_REG_COVAR, rng=rng, rtol=True)
-        except Exception as exc:  # a run that collapsed beyond recovery
-            if exc.__class__.__name__ != "_Collapsed":
-                raise
+        except _Collapsed:  # a run that collapsed beyond recovery
             continue
         # the bound of the parameters we return: one more E-pass
         loss = run_pass(X, None, factorize(res.params), want_stats=False).ll

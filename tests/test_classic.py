@@ -297,6 +297,43 @@ def test_train_em_survives_collapse():
         np.linalg.cholesky(s)
 
 
+def test_train_em_all_restarts_collapse(X, monkeypatch):
+    """Restarts that collapse beyond recovery are skipped; when all do, the
+    caller gets a FitFailedError (a ValueError) naming C."""
+    from fastgmm import classic
+    from fastgmm.em import _Collapsed
+
+    calls = []
+
+    def collapsing(*args, **kwargs):
+        calls.append(1)
+        raise _Collapsed()
+
+    monkeypatch.setattr(classic, "em_run", collapsing)
+    with pytest.raises(fastgmm.FitFailedError, match=r"\bC\b"):
+        train_EM(X, 3, restarts=4, random_state=0)
+    assert len(calls) == 4
+
+
+def test_train_em_skips_collapsed_restarts(X, monkeypatch):
+    from fastgmm import classic
+    from fastgmm.em import _Collapsed
+
+    real = classic.em_run
+    calls = []
+
+    def first_collapses(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise _Collapsed()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classic, "em_run", first_collapses)
+    loss, pi, mu, sigma = train_EM(X, 3, restarts=3, random_state=0)
+    assert len(calls) == 3 and np.isfinite(loss)
+    assert loss == pytest.approx(compute_vlb(X, pi, mu, sigma, E_step(X, pi, mu, sigma)), rel=REL)
+
+
 # --------------------------------------------------------------- validation
 def bad_call(fn, *args, match, **kwargs):
     with pytest.raises(ValueError, match=match):
