@@ -1,0 +1,603 @@
+"""Exact EM over data that is not one in-memory array: files larger than memory
+(:func:`fit_memmap`) and dask arrays (:mod:`fastgmm.distributed`).
+
+EM's sufficient statistics add over disjoint row blocks, so one EM iteration is
+one streaming pass: each block goes through the same serial kernels
+(:func:`fastgmm.stats.run_pass`), the per-block statistics are summed, and the
+M-step runs on the small sums. Memory stays at one block plus O(C d^2).
+
+Both sources are wrapped in a :class:`StreamData`. To the EM helpers of
+:mod:`fastgmm.em` (``_check``, ``_reseed``, ``initialize``) it looks like
+:class:`fastgmm.em.Data`, but "X in memory" is replaced by three functions: a
+statistics pass over all rows, access to single rows (the re-seed point), and a
+sample of rows gathered into memory for the initialiser (k-means & co. run on
+that sample; when the data has at most ``init_sample_size`` rows the sample is
+all rows in order and the initialisation equals the in-memory one).
+
+The loop here (:func:`em_run`, :func:`em_fit`) mirrors :func:`fastgmm.em.em_run`
+and :func:`fastgmm.em.fit` line for line, with ``data.stats(f)`` for the pass,
+``data.init_data(rng)`` for the initialiser's data and the same helpers. If
+:mod:`fastgmm.em` ever calls those two methods itself, both mirrors can go.
+
+In-memory fits of ``np.memmap`` / ``np.load(..., mmap_mode='r')`` arrays do not
+copy X either (``GaussianMixture.fit`` validates without copying a C-contiguous
+float32/float64 memmap); :func:`fit_memmap` adds what a file larger than memory
+needs: the initialiser runs on a sample instead of all rows (k-means keeps
+O(n) labels and distances and makes many passes), the file is mapped one
+window at a time (so it works under an address-space limit too), and a progress
+callback reports each pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from time import perf_counter
+from typing import Callable
+
+import numpy as np
+
+from . import _config
+from ._parallel import num_threads
+from .em import (
+    Data,
+    FitFailedError,
+    RunResult,
+    _check,
+    _Collapsed,
+    _reseed,
+    initialize,
+)
+from .params import GMMParams, covariances_from_precisions, factorize
+from .stats import SufficientStats, m_step, run_pass
+
+__all__ = ["StreamData", "fit_memmap", "em_fit", "em_run", "INIT_SAMPLE_SIZE", "WINDOW_BYTES"]
+
+#: rows gathered into memory for the initialiser (at least 50 per component)
+INIT_SAMPLE_SIZE = 100_000
+#: bytes of X per window that :func:`fit_memmap` maps at a time (default)
+WINDOW_BYTES = 64 << 20
+
+#: ``pass_fn(factors, **run_pass_kwargs) -> (SufficientStats, worst_row or None)``
+PassFn = Callable[..., "tuple[SufficientStats, np.ndarray | None]"]
+
+
+def row_align() -> int:
+    """Row granularity that block and window boundaries are rounded to.
+
+    The kernels add float32 partial sums over fixed groups of rows that start
+    at multiples of this size in the in-memory pass; blocks that start at such
+    multiples group rows the same way, so float32 fits match the in-memory fit
+    to float64 round-off rather than to float32 round-off.
+    """
+    return int(_config.chunk_rows(1))
+
+
+def init_sample_rows(n: int, n_components: int, size: int | None = None) -> int:
+    size = INIT_SAMPLE_SIZE if size is None else int(size)
+    return min(n, max(size, 50 * n_components))
+
+
+class _Rows:
+    """``data.X[i]`` for :func:`fastgmm.em._reseed`: one row, fetched on demand."""
+
+    def __init__(self, data: "StreamData"):
+        self._data = data
+
+    def __getitem__(self, i):
+        return self._data.row(int(i))
+
+
+class StreamData:
+    """Data seen only through passes: duck-types :class:`fastgmm.em.Data` for
+    the EM helpers.
+
+    Parameters
+    ----------
+    n, n_features, dtype, total_weight
+        Shape, kernel dtype (float32/float64) and sum of the sample weights.
+    pass_fn
+        ``pass_fn(factors, **kw) -> (stats, worst_row)``: one pass over all rows
+        with :func:`fastgmm.stats.run_pass` keyword arguments; ``worst_row`` is
+        the row at ``stats.worst_index`` (or None).
+    row_fn
+        ``row_fn(i) -> row i`` (X's dtype).
+    sample_fn
+        ``sample_fn(idx) -> (X_sample, sw_sample or None)`` for sorted row
+        indices, or all rows in order when ``idx`` is None.
+    progress
+        Optional ``progress(info)`` called after every pass with a dict: ``pass``
+        (count, from 1), ``stage`` ('em' or 'moments'), ``rows``, ``seconds``
+        and ``mean_log_likelihood`` (for 'em' passes the iteration's lower bound).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        n_features: int,
+        dtype,
+        total_weight: float,
+        pass_fn: PassFn,
+        row_fn: Callable[[int], np.ndarray],
+        sample_fn: Callable[[np.ndarray | None], tuple],
+        *,
+        init_sample_size: int | None = None,
+        progress: Callable[[dict], None] | None = None,
+    ):
+        self.n = int(n)
+        self.n_features = int(n_features)
+        self.dtype = np.dtype(dtype)
+        self.total_weight = float(total_weight)
+        self.eps = float(np.finfo(self.dtype).eps)
+        self.sw = None  # the weights live with the source
+        self.X = _Rows(self)
+        self.init_sample_size = init_sample_size
+        self.n_passes = 0
+        self._pass = pass_fn
+        self._row = row_fn
+        self._sample = sample_fn
+        self._progress = progress
+        self._moments = None
+        self._init_data = None
+        self._last_row: tuple[int, np.ndarray] | None = None
+
+    # -- what em.py's loop would call ----------------------------------------
+    def stats(self, factors, *, stage: str = "em", **kw) -> SufficientStats:
+        """One pass over all rows (:func:`fastgmm.stats.run_pass` keywords)."""
+        t0 = perf_counter()
+        st, row = self._pass(factors, **kw)
+        self.n_passes += 1
+        if row is not None and st.worst_index >= 0:
+            self._last_row = (int(st.worst_index), np.asarray(row, self.dtype))
+        if self._progress is not None:
+            self._progress(
+                {
+                    "pass": self.n_passes,
+                    "stage": stage,
+                    "rows": self.n,
+                    "seconds": perf_counter() - t0,
+                    "mean_log_likelihood": st.ll / self.total_weight,
+                }
+            )
+        return st
+
+    def row(self, i: int) -> np.ndarray:
+        """Row ``i`` of X (the worst point of the last pass is kept)."""
+        if self._last_row is not None and self._last_row[0] == i:
+            return self._last_row[1].copy()
+        return np.asarray(self._row(i), self.dtype)
+
+    def init_data(self, rng: np.random.RandomState, n_components: int = 1) -> Data:
+        """In-memory :class:`fastgmm.em.Data` for the initialiser, drawn once.
+
+        All rows in order when there are at most ``init_sample_size`` (then no
+        random number is drawn, so the fit equals the in-memory one); otherwise
+        a uniform sample of distinct rows, in order, with their weights.
+        """
+        if self._init_data is None:
+            m = init_sample_rows(self.n, n_components, self.init_sample_size)
+            idx = None
+            if m < self.n:
+                idx = np.unique(rng.randint(0, self.n, size=m))
+            Xs, sws = self._sample(idx)
+            Xs = np.ascontiguousarray(Xs, dtype=self.dtype)
+            if sws is not None:
+                sws = np.ascontiguousarray(sws, dtype=np.float64)
+                if not sws.sum() > 0:  # every sampled row has zero weight
+                    sws = None
+            self._init_data = Data(Xs, sws)
+        return self._init_data
+
+    @property
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted mean and covariance of X (float64): two centred passes,
+        computed once (only a re-seed needs them)."""
+        if self._moments is None:
+            d = self.n_features
+            f = factorize(GMMParams(np.ones(1), np.zeros((1, d)), np.eye(d)[None], "full"))
+            center = self.row(0).astype(np.float64)
+            for _ in range(2):
+                st = self.stats(f, center=center, stage="moments")
+                # one component, eps = 0: the weighted mean and covariance exactly
+                p = m_step(st, "full", 0.0, 0.0)
+                center = p.means[0]
+            self._moments = (p.means[0], p.covariances[0])
+        return self._moments
+
+
+# --------------------------------------------------------------------- driver
+def em_run(
+    data: StreamData,
+    params: GMMParams,
+    *,
+    tol: float,
+    max_iter: int,
+    reg_covar: float,
+    rng: np.random.RandomState,
+    rtol: bool = False,
+    prev_lower_bound: float = -np.inf,
+    max_recoveries: int | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> RunResult:
+    """:func:`fastgmm.em.em_run` with ``data.stats(f)`` as the pass."""
+    C = params.n_components
+    if max_recoveries is None:
+        max_recoveries = max(10, 2 * C)
+    W = data.total_weight
+    recoveries = 0
+    f, bad = _check(params, None, data)
+    while bad.size:
+        recoveries += 1
+        if recoveries > max_recoveries:
+            raise _Collapsed()
+        params = _reseed(params, bad, data, -1, reg_covar, rng)
+        f, bad = _check(params, None, data)
+    lower_bound = prev_lower_bound
+    bounds: list[float] = []
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        prev = lower_bound
+        st = data.stats(f)
+        lower_bound = st.ll / W
+        if not np.isfinite(lower_bound):
+            raise _Collapsed()
+        bounds.append(lower_bound)
+        new = m_step(st, params.covariance_type, reg_covar, data.eps)
+        f, bad = _check(new, st.nk, data)
+        reseeded = False
+        while bad.size:
+            recoveries += 1
+            reseeded = True
+            if recoveries > max_recoveries:
+                raise _Collapsed()
+            new = _reseed(new, bad, data, st.worst_index, reg_covar, rng)
+            f, bad = _check(new, None, data)
+        params = new
+        change = lower_bound - prev
+        if callback is not None:
+            callback(n_iter, lower_bound, change)
+        if reseeded:
+            lower_bound = -np.inf  # the bound restarts after a re-seed
+            continue
+        if rtol:
+            done = prev != -np.inf and abs(change / prev) <= tol
+        else:
+            done = abs(change) < tol
+        if done:
+            converged = True
+            break
+    if not bounds:
+        lower_bound = prev_lower_bound
+    elif lower_bound == -np.inf:
+        lower_bound = bounds[-1]
+    return RunResult(params, float(lower_bound), bounds, n_iter, converged, recoveries)
+
+
+def em_fit(
+    data: StreamData,
+    n_components: int,
+    covariance_type: str,
+    *,
+    tol: float = 1e-3,
+    reg_covar: float = 1e-6,
+    max_iter: int = 100,
+    n_init: int = 1,
+    init_params: str = "kmeans",
+    user_init: Callable[[GMMParams], GMMParams] | None = None,
+    warm_params: GMMParams | None = None,
+    warm_lower_bound: float = -np.inf,
+    random_state: np.random.RandomState,
+    rtol: bool = False,
+    max_attempts: int = 3,
+    verbose: int = 0,
+    verbose_interval: int = 10,
+) -> tuple[RunResult, int]:
+    """:func:`fastgmm.em.fit` on a :class:`StreamData` (initialiser on its sample)."""
+    best: RunResult | None = None
+    total_recoveries = 0
+    n_runs = 1 if warm_params is not None else n_init
+    failures = 0
+    for run in range(n_runs):
+        if verbose:
+            print(f"Initialization {run}")
+            t_init = t_iter = perf_counter()
+        result = None
+        for attempt in range(max_attempts):
+            if warm_params is not None and attempt == 0:
+                params = warm_params.copy()
+                prev = warm_lower_bound
+            else:
+                params = initialize(
+                    data.init_data(random_state, n_components),
+                    n_components, covariance_type, init_params, reg_covar, random_state,
+                )
+                if user_init is not None:
+                    params = user_init(params)
+                prev = -np.inf
+
+            def callback(it, lb, change):
+                nonlocal t_iter
+                if verbose and it % verbose_interval == 0:
+                    if verbose == 1:
+                        print(f"  Iteration {it}")
+                    else:
+                        now = perf_counter()
+                        print(f"  Iteration {it}\t time lapse {now - t_iter:.5f}s\t ll change {change:.5f}")
+                        t_iter = now
+
+            try:
+                result = em_run(
+                    data,
+                    params,
+                    tol=tol,
+                    max_iter=max_iter,
+                    reg_covar=reg_covar,
+                    rng=random_state,
+                    rtol=rtol,
+                    prev_lower_bound=prev,
+                    callback=callback if verbose else None,
+                )
+                break
+            except _Collapsed:
+                failures += 1
+                continue
+        if result is None:
+            continue
+        total_recoveries += result.n_recoveries
+        if verbose:
+            msg = "converged" if result.converged else "did not converge"
+            if verbose == 1:
+                print(f"Initialization {msg}.")
+            else:
+                print(
+                    f"Initialization {msg}. time lapse {perf_counter() - t_init:.5f}s\t "
+                    f"lower bound {result.lower_bound:.5f}."
+                )
+        if best is None or result.lower_bound > best.lower_bound:
+            best = result
+    if best is None:
+        raise FitFailedError(
+            f"Fitting failed: every one of the {failures} attempts collapsed "
+            f"(components with vanishing weight or covariance that is not positive "
+            f"definite, even after re-seeding). Increase reg_covar (now {reg_covar:g}), "
+            f"use fewer components (now {n_components}), or check the data for "
+            f"duplicated or constant features."
+        )
+    return best, total_recoveries
+
+
+def fit_estimator(est, data: StreamData):
+    """Fit the :class:`fastgmm.GaussianMixture` ``est`` on streamed ``data``:
+    the head and tail of ``GaussianMixture._fit`` around :func:`em_fit`.
+    Passes that run on this machine use ``est.n_threads`` threads."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.utils import check_random_state
+
+    from .mixture import RecoveryWarning
+
+    weights_init, means_init, precisions_init = est._check_parameters(data.n_features)
+    n_threads = est._n_threads() if hasattr(est, "_n_threads") else est.n_threads
+    if data.n < est.n_components:
+        raise ValueError(
+            "Expected n_samples >= n_components but got "
+            f"n_components = {est.n_components}, n_samples = {data.n}"
+        )
+    ct = est.covariance_type
+    rng = check_random_state(est.random_state)
+    warm = est.warm_start and hasattr(est, "converged_")
+
+    def user_init(p: GMMParams) -> GMMParams:
+        if weights_init is not None:
+            p.weights = weights_init.copy()
+        if means_init is not None:
+            p.means = means_init.copy()
+        if precisions_init is not None:
+            p.covariances = covariances_from_precisions(precisions_init, ct)
+        return p
+
+    warm_params = None
+    if warm:
+        warm_params = GMMParams(
+            np.asarray(est.weights_, np.float64),
+            np.asarray(est.means_, np.float64),
+            np.asarray(est.covariances_, np.float64),
+            ct,
+        )
+    all_init = weights_init is not None and means_init is not None and precisions_init is not None
+    common = dict(
+        tol=est.tol, reg_covar=est.reg_covar, max_iter=est.max_iter, random_state=rng,
+        verbose=est.verbose, verbose_interval=est.verbose_interval,
+    )
+    with num_threads(n_threads):
+        if all_init and not warm:
+            # nothing of the initialisation survives: skip it
+            init = user_init(GMMParams(None, None, None, ct))
+            best, n_rec = em_fit(data, est.n_components, ct, n_init=1, warm_params=init, **common)
+        else:
+            best, n_rec = em_fit(
+                data, est.n_components, ct, n_init=est.n_init, init_params=est.init_params,
+                user_init=user_init, warm_params=warm_params,
+                warm_lower_bound=est.lower_bound_ if warm else -np.inf, **common,
+            )
+    est._set_fitted(best.params, data.dtype)
+    est.converged_ = bool(best.converged)
+    est.n_iter_ = int(best.n_iter)
+    est.lower_bound_ = best.lower_bound
+    est.lower_bounds_ = list(best.lower_bounds)
+    est.n_recoveries_ = int(n_rec)
+    if n_rec:
+        warnings.warn(
+            f"{n_rec} collapsed component(s) were re-seeded during the fit "
+            "(vanishing weight or a covariance that is not positive definite). "
+            "Consider fewer components or a larger reg_covar.",
+            RecoveryWarning,
+        )
+    if not est.converged_ and est.max_iter > 0:
+        warnings.warn(
+            "Best performing initialization did not converge. Try different init "
+            "parameters, or increase max_iter, tol, or check for degenerate data.",
+            ConvergenceWarning,
+        )
+    return est
+
+
+def set_n_features(est, n_features: int) -> None:
+    """What ``validate_data(reset=True)`` records for data without column names."""
+    est.n_features_in_ = int(n_features)
+    if hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+
+
+# ------------------------------------------------------------------- memmaps
+class _Windows:
+    """Row windows of an ``.npy`` file (mapped one at a time) or of an array."""
+
+    def __init__(self, source):
+        self.path = None
+        if isinstance(source, (str, os.PathLike)):
+            self.path = os.fspath(source)
+            with open(self.path, "rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+                else:  # pragma: no cover - version 3 (utf-8 field names)
+                    shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
+                self.offset = fh.tell()
+            if fortran and len(shape) == 2 and shape[1] > 1:
+                raise ValueError(
+                    f"{self.path} is stored in Fortran order; fit_memmap streams rows and "
+                    "needs a C-order file (np.save(path, np.ascontiguousarray(X)))"
+                )
+            self.array = None
+        else:
+            arr = source if isinstance(source, np.ndarray) else np.asarray(source)
+            shape, dtype = arr.shape, arr.dtype
+            self.array = arr
+        if len(shape) != 2:
+            raise ValueError(f"Expected a 2-dimensional array, got shape {tuple(shape)}")
+        dtype = np.dtype(dtype)
+        if dtype.kind == "c" or dtype.kind not in "biuf":
+            raise ValueError(f"X must hold real numbers, got dtype {dtype}")
+        self.file_dtype = dtype
+        self.dtype = dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
+        self.n, self.d = int(shape[0]), int(shape[1])
+
+    def __call__(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``[lo, hi)`` as a C-contiguous kernel array (copies only to cast)."""
+        if self.array is not None:
+            win = self.array[lo:hi]
+        else:
+            rowbytes = self.d * self.file_dtype.itemsize
+            win = np.memmap(
+                self.path, dtype=self.file_dtype, mode="r",
+                offset=self.offset + lo * rowbytes, shape=(hi - lo, self.d),
+            )
+        return np.ascontiguousarray(win, dtype=self.dtype)
+
+
+def _window_rows(d: int, itemsize: int, chunk_rows: int | None) -> int:
+    align = row_align()
+    if chunk_rows is None:
+        chunk_rows = WINDOW_BYTES // max(1, d * itemsize)
+    return max(align, (int(chunk_rows) // align) * align)
+
+
+def fit_memmap(
+    estimator,
+    source,
+    sample_weight=None,
+    *,
+    chunk_rows: int | None = None,
+    init_sample_size: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+):
+    """Fit ``estimator`` by exact EM over data larger than memory.
+
+    Streams fixed row windows of ``source`` through the kernels, one pass per
+    EM iteration: the result is the in-memory fit's (from the same
+    initialisation, to float64 round-off), while memory stays at one window,
+    the initialiser's sample and O(C d^2).
+
+    Parameters
+    ----------
+    estimator : fastgmm.GaussianMixture
+        Its parameters say what to fit; it is fitted in place and returned.
+    source : str or os.PathLike or ndarray
+        A path to a C-order ``.npy`` file (mapped one window at a time, so the
+        whole file is never in the address space), or an array: an
+        ``np.memmap``, ``np.load(path, mmap_mode='r')``, or any 2-D array.
+        float32/float64 are used as they are; other numbers become float64
+        one window at a time.
+    sample_weight : array-like of shape (n_samples,), optional
+        May itself be a memmap (float64 is not copied).
+    chunk_rows : int, optional
+        Rows per window (default: about ``WINDOW_BYTES`` = 64 MiB of X), rounded
+        down to a multiple of :func:`row_align`.
+    init_sample_size : int, optional
+        Rows gathered into memory for the initialiser (default
+        ``INIT_SAMPLE_SIZE``); all rows, in order, when the data has no more.
+        Not used when ``weights_init``, ``means_init`` and ``precisions_init`` are all given.
+    progress : callable, optional
+        Called after every pass over the data with a dict (``pass``, ``stage``
+        'em' or 'moments', ``rows``, ``seconds``, ``mean_log_likelihood``).
+
+    Returns
+    -------
+    estimator
+    """
+    from ._validation import check_sample_weight
+
+    win = _Windows(source)
+    n, d = win.n, win.d
+    if n < 2:
+        raise ValueError(
+            f"Found array with {n} sample(s) (shape=({n}, {d})) while a minimum of 2 is "
+            f"required by {type(estimator).__name__}."
+        )
+    if d < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required.")
+    sw = check_sample_weight(sample_weight, n)
+    estimator._check_parameters(d)  # fail before a pass over the file
+    rows = _window_rows(d, win.dtype.itemsize, chunk_rows)
+    spans = [(lo, min(n, lo + rows)) for lo in range(0, n, rows)]
+
+    # finite check: one streaming pass (a window's sum is finite unless it holds
+    # NaN or inf, or overflows, which the element-wise check then settles)
+    for lo, hi in spans:
+        X = win(lo, hi)
+        if not np.isfinite(X.sum(dtype=np.float64)) and not np.isfinite(X).all():
+            raise ValueError("Input X contains NaN or infinity.")
+        del X
+
+    def pass_fn(factors, **kw):
+        st = row = None
+        for lo, hi in spans:
+            X = win(lo, hi)
+            s = run_pass(X, None if sw is None else sw[lo:hi], factors, **kw)
+            if s.worst_index >= 0 and (st is None or s.worst_ll < st.worst_ll):
+                row = X[s.worst_index].copy()
+            st = s if st is None else st.merge(s, offset=lo)
+            del X
+        return st, row
+
+    def sample_fn(idx):
+        if idx is None:
+            return np.concatenate([win(lo, hi) for lo, hi in spans]), sw
+        parts = []
+        for lo, hi in spans:
+            a, b = np.searchsorted(idx, [lo, hi])
+            if b > a:
+                parts.append(win(lo, hi)[idx[a:b] - lo])
+        return np.concatenate(parts), None if sw is None else sw[idx]
+
+    data = StreamData(
+        n, d, win.dtype, n if sw is None else float(sw.sum()),
+        pass_fn, lambda i: win(i, i + 1)[0], sample_fn,
+        init_sample_size=init_sample_size, progress=progress,
+    )
+    set_n_features(estimator, d)
+    return fit_estimator(estimator, data)
