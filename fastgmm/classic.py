@@ -26,8 +26,15 @@ __all__ = ["E_step", "M_step", "compute_vlb", "train_EM"]
 TRAIN_REG_COVAR = 1e-6
 
 
+def _check_X(X) -> np.ndarray:
+    """:func:`check_X`, with a message that names X when X is not 2-D."""
+    if np.ndim(X) != 2:
+        raise ValueError(f"X must be a 2-D array of shape (N, d), got a {np.ndim(X)}-D array of shape {np.shape(X)}")
+    return check_X(X)
+
+
 def _check_model(X, pi, mu, sigma):
-    X = check_X(X)
+    X = _check_X(X)
     N, d = X.shape
     mu = np.asarray(mu, dtype=np.float64) if not isinstance(mu, np.ndarray) else mu
     if np.ndim(mu) != 2 or np.shape(mu)[1] != d:
@@ -97,7 +104,7 @@ def M_step(X, gamma) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         Plain maximum-likelihood estimates in float64 (no regularisation). A
         component with zero total responsibility gets a zero mean and covariance.
     """
-    X = check_X(X)
+    X = _check_X(X)
     N, d = X.shape
     g = _check_gamma(gamma, N).astype(X.dtype)
     C = g.shape[1]
@@ -181,7 +188,7 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
     every covariance (:data:`TRAIN_REG_COVAR`), and collapsing components are
     re-seeded (see :mod:`fastgmm.em`).
     """
-    X = check_X(X)
+    X = _check_X(X)
     N, d = X.shape
     if isinstance(C, bool) or not isinstance(C, (int, np.integer)) or C < 1:
         raise ValueError(f"C must be a positive integer, got {C!r}")
