@@ -21,8 +21,8 @@ CACHE = os.environ.get("FASTGMM_NO_CACHE", "0").lower() in ("0", "", "false", "n
 #: options for serial kernels (also the ones dask tasks call: they release the GIL)
 JIT = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
 #: rows per inner block (the unit the inner loops vectorise over) are chosen so
-#: that the block's feature matrix (F x rows) stays near this many bytes (L2)
-BLOCK_BYTES = 128 * 1024
+#: that each of the block's d x rows work arrays stays near this many bytes
+BLOCK_BYTES = 32 * 1024
 #: most chunks a pass is cut into; each chunk owns one set of accumulators
 MAX_CHUNKS = 64
 #: fewest rows worth a chunk of their own
@@ -41,10 +41,10 @@ def chunk_rows(n_samples: int) -> int:
     return max(256, -(-rows // 256) * 256)
 
 
-def block_rows(n_features_phi: int, itemsize: int) -> int:
-    """Rows per block for a feature matrix of ``n_features_phi`` rows: a divisor
-    of 256 between 16 and 256 (so chunks hold whole blocks)."""
-    rows = BLOCK_BYTES // max(1, n_features_phi * itemsize)
+def block_rows(n_features: int, itemsize: int) -> int:
+    """Rows per block for ``n_features`` columns: a divisor of 256 between 16 and
+    256 (so chunks hold whole blocks)."""
+    rows = BLOCK_BYTES // max(1, n_features * itemsize)
     b = 256
     while b > 16 and b > rows:
         b //= 2

@@ -124,7 +124,7 @@ def _symmetrize(sigma: np.ndarray) -> np.ndarray:
 
 def _safe_m_step(st):
     nk = np.where(st.nk > 0, st.nk, 1.0)
-    st2 = type(st)(nk, np.where(st.nk[:, None] > 0, st.s1, 0.0), st.s2, st.center, st.ll)
+    st2 = type(st)(nk, np.where(st.nk[:, None] > 0, st.s1, 0.0), st.s2, st.shift, st.center, st.ll)
     p = m_step(st2, "full", 0.0, 0.0)
     empty = st.nk <= 0
     p.means[empty] = 0.0

@@ -62,41 +62,33 @@ class Factors:
         return w @ p.means
 
     def kernel_args(self, dtype, center: np.ndarray) -> tuple:
-        """``(A, const, linv)`` for :func:`fastgmm._kernels.passes._chunk_pass`.
+        """``(mats, vecs, means, const)`` for :func:`fastgmm._kernels.passes._chunk_pass`.
 
-        With ``mu~ = mu_k - center``, the Mahalanobis term of a centred point x~ is
-        ``A_k . phi(x~) + e_k`` (``+ ||L^-1 x~||^2`` for 'tied'); ``e_k`` is folded
-        into ``const_k = log w_k + log|P_k|/2 - d log(2 pi)/2 - e_k/2``.
+        ``mats``: ``L_k^-1`` (lower triangular, rows padded with zeros to a
+        multiple of 4) per component for 'full', the shared one for 'tied';
+        ``vecs``: ``L^-1 (mu_k - center)`` for 'tied', the precisions for
+        'diag'/'spherical'; ``const_k = log w_k + log|L_k^-1| - d log(2 pi)/2``.
         """
         p = self.params
         C, d = p.means.shape
-        C4 = -(-C // 4) * 4
-        mt = p.means - center
+        d4 = -(-d // 4) * 4
         ct = p.covariance_type
         if ct == "full":
-            prec = np.einsum("kij,klj->kil", self.prec_chol, self.prec_chol)
-            il, jl = np.tril_indices(d)
-            packed = prec[:, il, jl] * np.where(il == jl, 1.0, 2.0)
-            pm = np.einsum("kij,kj->ki", prec, mt)
-            A = np.concatenate([packed, -2.0 * pm], axis=1)
-            e = np.einsum("ki,ki->k", pm, mt)
-            linv = np.zeros((0, 0))
+            mats = np.zeros((C, d4, d), dtype)
+            mats[:, :d, :] = np.swapaxes(self.prec_chol, 1, 2)
+            vecs = np.zeros((0, d), dtype)
         elif ct == "tied":
-            ym = mt @ self.prec_chol  # L^-1 mu~ for every component
-            A = -2.0 * ym
-            e = np.einsum("ki,ki->k", ym, ym)
-            linv = self.prec_chol.T
+            mats = np.zeros((1, d4, d), dtype)
+            mats[0, :d, :] = self.prec_chol.T
+            vecs = np.ascontiguousarray((p.means - center) @ self.prec_chol, dtype=dtype)
         else:
             pc = self.prec_chol if ct == "diag" else np.repeat(self.prec_chol[:, None], d, axis=1)
-            prec = pc * pc
-            A = np.concatenate([prec, -2.0 * prec * mt], axis=1)
-            e = np.einsum("ki,ki->k", prec, mt * mt)
-            linv = np.zeros((0, 0))
-        A4 = np.zeros((C4, A.shape[1]), dtype)
-        A4[:C] = A
+            mats = np.zeros((0, d4, d), dtype)
+            vecs = np.ascontiguousarray(pc * pc, dtype=dtype)
         with np.errstate(divide="ignore"):
-            const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI - 0.5 * e
-        return A4, np.ascontiguousarray(const, np.float64), np.ascontiguousarray(linv, dtype)
+            const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI
+        means = np.ascontiguousarray(p.means, dtype=dtype)
+        return mats, vecs, means, np.ascontiguousarray(const, np.float64)
 
 
 def factorize(params: GMMParams) -> Factors:

@@ -16,17 +16,20 @@ from .params import KIND, Factors, GMMParams, factorize
 class SufficientStats:
     """What one pass over the data yields, all in float64.
 
-    ``nk`` (C,); ``s1`` (C, d) = sum r w (x - center); ``s2`` the second moments
-    around ``center``: (C, d, d) for 'full', one pooled (d, d) for 'tied',
-    (C, d) per feature for 'diag'/'spherical'; ``ll`` the weighted sum of
-    per-point log-likelihoods; ``ecl`` the weighted sum of ``r log(w_k N(x|k))``
-    when asked for; and the least likely point seen. Statistics of disjoint row
-    blocks (same parameters and center) add with :meth:`merge`.
+    ``nk`` (C,); ``s1`` (C, d) = sum r w (x - shift_k); ``s2`` the second
+    moments: (C, d, d) around each ``shift_k`` for 'full', one pooled (d, d)
+    around ``center`` for 'tied' (whose shift is the centre for every
+    component), (C, d) per feature around ``shift_k`` for 'diag'/'spherical';
+    ``ll`` the weighted sum of per-point log-likelihoods; ``ecl`` the weighted
+    sum of ``r log(w_k N(x|k))`` when asked for; and the least likely point
+    seen. Statistics of disjoint row blocks (same parameters, shift and centre)
+    add with :meth:`merge`.
     """
 
     nk: np.ndarray
     s1: np.ndarray
     s2: np.ndarray
+    shift: np.ndarray
     center: np.ndarray
     ll: float
     ecl: float = 0.0
@@ -43,6 +46,7 @@ class SufficientStats:
             self.nk + other.nk,
             self.s1 + other.s1,
             self.s2 + other.s2,
+            self.shift,
             self.center,
             self.ll + other.ll,
             self.ecl + other.ecl,
@@ -55,15 +59,12 @@ _EMPTY_I = np.zeros(0, np.int64)
 _EMPTY_F = np.zeros(0, np.float64)
 
 
-def _n_phi(covariance_type: str, d: int) -> int:
-    return 2 * d if covariance_type in ("diag", "spherical") else d * (d + 1) // 2 + d
-
-
 def run_pass(
     X: np.ndarray,
     sw: np.ndarray | None,
     factors: Factors,
     *,
+    shift: np.ndarray | None = None,
     center: np.ndarray | None = None,
     resp_in: np.ndarray | None = None,
     labels_in: np.ndarray | None = None,
@@ -80,31 +81,40 @@ def run_pass(
 
     The rows are cut into fixed chunks (:func:`fastgmm._config.chunk_rows`, from
     the shape only), run on the thread pool, and their statistics summed in
-    chunk order, so the result does not depend on the thread count. ``center``
-    defaults to the weighted mean of the means. Optional arrays must already
-    have the kernel's dtypes and cover all rows of ``X``. ``parallel=False``
-    runs the chunks on the calling thread (for dask tasks).
+    chunk order, so the result does not depend on the thread count.
+
+    ``center`` defaults to the weighted mean of the means. ``shift`` (C, d), the
+    points the statistics are taken around, defaults to the means for
+    'full'/'diag'/'spherical' and to the centre for 'tied'; when only
+    ``center`` is given, it is the shift of every component. Optional arrays
+    must already have the kernel's dtypes and cover all rows of ``X``.
+    ``parallel=False`` runs the chunks on the calling thread (dask tasks).
     """
     p = factors.params
     ct = p.covariance_type
     dtype = X.dtype
     C, d = p.means.shape
+    d4 = -(-d // 4) * 4
     n = X.shape[0] if stop is None else stop
     c64 = factors.default_center() if center is None else np.asarray(center, np.float64)
     center_x = np.ascontiguousarray(c64, dtype=dtype)
-    A, const, linv = factors.kernel_args(dtype, center_x.astype(np.float64))
-    C4 = A.shape[0]
-    F = _n_phi(ct, d)
-    P = d * (d + 1) // 2
-    block = _config.block_rows(F, dtype.itemsize)
+    mats, vecs, means, const = factors.kernel_args(dtype, center_x.astype(np.float64))
+    if shift is None:
+        shift_x = means if (center is None and ct != "tied") else np.ascontiguousarray(
+            np.broadcast_to(center_x, (C, d)))
+    else:
+        shift_x = np.ascontiguousarray(shift, dtype=dtype)
+    block = _config.block_rows(d, dtype.itemsize)
     empty2 = np.zeros((0, C), dtype)
     kind = KIND[ct]
     args = (
         sw if sw is not None else _EMPTY_F,
-        center_x,
-        A,
+        mats,
+        vecs,
+        means,
         const,
-        linv,
+        shift_x,
+        center_x,
         empty2 if resp_in is None else resp_in,
         _EMPTY_I if labels_in is None else labels_in,
         empty2 if resp_out is None else resp_out,
@@ -115,51 +125,50 @@ def run_pass(
         block,
     )
     rows = _config.chunk_rows(n - start)
-    t_shape = (C4, F) if want_stats else (0, 0)
-    pool_shape = (4, P) if (want_stats and ct == "tied") else (0, 0)
+    if not want_stats:
+        s2_shape = (0, 1, 1)
+    else:
+        s2_shape = {"full": (C, d4, d), "tied": (1, d4, d)}.get(ct, (C, 1, d))
 
     def chunk(lo: int):
         nk = np.zeros(C)
-        T = np.zeros(t_shape)
-        pool = np.zeros(pool_shape)
-        out = _chunk_pass(kind, X, lo, min(n, lo + rows), *args, nk, T, pool)
-        return nk, T, pool, out
+        s1 = np.zeros((C, d))
+        s2 = np.zeros(s2_shape)
+        out = _chunk_pass(kind, X, lo, min(n, lo + rows), *args, nk, s1, s2)
+        return nk, s1, s2, out
 
     starts = range(start, n, rows)
     results = ordered_map(chunk, starts) if parallel else map(chunk, starts)
     nk = np.zeros(C)
-    T = np.zeros(t_shape)
-    pool = np.zeros(pool_shape)
+    s1 = np.zeros((C, d))
+    s2 = np.zeros(s2_shape)
     ll = ecl = 0.0
     worst, worsti = np.inf, -1
-    for cnk, cT, cpool, (cll, cecl, cworst, cworsti) in results:  # chunk order
+    for cnk, cs1, cs2, (cll, cecl, cworst, cworsti) in results:  # chunk order
         nk += cnk
-        T += cT
-        pool += cpool
+        s1 += cs1
+        s2 += cs2
         ll += cll
         ecl += cecl
         if cworst < worst:
             worst, worsti = cworst, int(cworsti)
-    if want_stats:
-        T = T[:C]
-        if ct in ("diag", "spherical"):
-            s1, s2 = T[:, d:], T[:, :d]
-        else:
-            s1 = T[:, P:]
-            s2 = _unpack(pool[0] if ct == "tied" else T[:, :P], d)
-    else:
-        s1 = np.zeros((C, d))
+    if not want_stats:
         s2 = np.zeros(0)
-    return SufficientStats(nk, np.ascontiguousarray(s1), s2, center_x.astype(np.float64), ll, ecl, worst, worsti)
+    elif ct == "full":
+        s2 = _symmetric(s2[:, :d, :])
+    elif ct == "tied":
+        s2 = _symmetric(s2[0, :d, :])
+    else:
+        s2 = s2[:, 0, :]
+    return SufficientStats(
+        nk, s1, s2, shift_x.astype(np.float64), center_x.astype(np.float64), ll, ecl, worst, worsti
+    )
 
 
-def _unpack(packed: np.ndarray, d: int) -> np.ndarray:
-    """Symmetric matrices from packed lower triangles (row-major, i >= j)."""
-    il, jl = np.tril_indices(d)
-    out = np.zeros(packed.shape[:-1] + (d, d))
-    out[..., il, jl] = packed
-    out[..., jl, il] = packed
-    return out
+def _symmetric(lower: np.ndarray) -> np.ndarray:
+    """Symmetric matrices from their lower triangles (batched)."""
+    low = np.tril(lower)
+    return low + np.swapaxes(np.tril(lower, -1), -1, -2)
 
 
 def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: float) -> GMMParams:
@@ -167,21 +176,25 @@ def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: 
 
     ``eps`` is the dtype's machine epsilon: like scikit-learn, ``10 * eps`` is
     added to each ``nk`` so that an empty component keeps finite parameters.
-    The moments around the center are recentred on the new means exactly:
+    The moments around the shifts are recentred on the new means exactly:
     ``sum r (x - mu)(x - mu)^T = S2 - (2 nk' - nk) delta delta^T`` with
-    ``delta = S1 / nk'`` and ``nk' = nk + 10 eps``.
+    ``delta = S1 / nk'`` and ``nk' = nk + 10 eps``. Covariances come out
+    exactly symmetric.
     """
     nk = stats.nk
     nke = nk + 10.0 * eps
     delta = stats.s1 / nke[:, None]
-    means = stats.center + delta
+    means = stats.shift + delta
     corr = 2.0 * nke - nk
     d = means.shape[1]
     if covariance_type == "full":
-        cov = (stats.s2 - corr[:, None, None] * delta[:, :, None] * delta[:, None, :]) / nke[:, None, None]
+        outer = delta[:, :, None] * delta[:, None, :]
+        cov = (stats.s2 - corr[:, None, None] * outer) / nke[:, None, None]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
     elif covariance_type == "tied":
-        cov = (stats.s2 - (corr[:, None] * delta).T @ delta) / nke.sum()
+        a = np.sqrt(corr)[:, None] * delta
+        cov = (stats.s2 - a.T @ a) / nke.sum()
+        cov = 0.5 * (cov + cov.T)
         cov[np.arange(d), np.arange(d)] += reg_covar
     else:
         cov = (stats.s2 - corr[:, None] * delta * delta) / nke[:, None] + reg_covar
@@ -204,4 +217,4 @@ def data_moments(X: np.ndarray, sw: np.ndarray | None) -> tuple[np.ndarray, np.n
     st = run_pass(X, sw, f, center=mean)
     delta = st.s1[0] / st.nk[0]
     cov = st.s2 / st.nk[0] - np.outer(delta, delta)
-    return st.center + delta, cov
+    return st.center + delta, 0.5 * (cov + cov.T)

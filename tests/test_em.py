@@ -282,14 +282,6 @@ def test_identical_rows_with_regularisation_fit():
     assert_allclose(gm.covariances_, [1e-6 * np.eye(2)], rtol=1e-6)
 
 
-@pytest.mark.xfail(
-    reason=(
-        "moments are accumulated around one common centre per pass: a one-point component "
-        "~5e4 away from it gets its variance from S2/nk - delta^2 with cancellation, "
-        "1.48e-6 instead of reg_covar=1e-6 (and values below reg_covar at other scales)"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
 def test_single_point_component_has_variance_reg_covar(ct):
     """Seven points and one outlier, two components: the outlier's component has

@@ -245,14 +245,6 @@ def test_pass_over_row_range_merges(ct):
     assert both.worst_ll == whole.worst_ll and both.worst_index == whole.worst_index
 
 
-@pytest.mark.xfail(
-    reason=(
-        "stats.m_step: corr * delta_i * delta_j (full) and (corr * delta).T @ delta (tied) "
-        "round differently above and below the diagonal, so covariances are symmetric "
-        "only to ~1 ulp"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("ct", ["full", "tied"])
 def test_m_step_covariances_exactly_symmetric(ct):
     asym = []
@@ -472,14 +464,6 @@ def test_real_weights_match_naive(dtype, ct):
 
 
 # ------------------------------------------------------- heterogeneous scales
-@pytest.mark.xfail(
-    reason=(
-        "the pass accumulates second moments (and expands the Mahalanobis form) around one "
-        "common center instead of the current means, so a tight component far from that "
-        "center loses precision to cancellation (~1e-1 relative in float32, ~4e-9 in float64)"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ct", ["full", "diag"])
 def test_tight_component_next_to_wide_one(dtype, ct):

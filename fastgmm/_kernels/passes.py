@@ -1,32 +1,25 @@
 """The fused pass over X: one kernel serves every covariance type and every use.
 
-``_chunk_pass`` walks rows ``[start, stop)`` of X in blocks of ``block`` rows. Per
-block it centres the rows on ``center`` (x~ = x - c) and builds, along points,
-a feature matrix ``Phi`` (F x B, one column per point):
+``_chunk_pass`` walks rows ``[start, stop)`` of X in blocks of ``block`` rows,
+copied transposed (d x B) so that every inner loop runs along points and
+vectorises. Per block:
 
-* full and tied: the packed products ``x~_i x~_j`` (i >= j, P = d(d+1)/2 rows)
-  followed by ``x~`` (d rows);
-* diag (and spherical): ``x~_i^2`` (d rows) followed by ``x~`` (d rows).
-
-Both halves of EM are then dense products with ``Phi``, run with 2 x 4 register
-blocking so that the inner loops vectorise:
-
-1. E-step: the Mahalanobis term of every component is ``A_k . phi(x~)`` plus a
-   constant folded into ``const_k`` (``A_k`` packs the precision matrix and
-   ``-2 Prec_k (mu_k - c)``). For 'tied' the features are ``y = L^-1 x~`` instead
-   (the shared factor applied once per point), with ``||y||^2`` added.
-2. One exp per point and component (a branch-free polynomial, ``_exp_block``), a
-   log-sum-exp that subtracts the maximum, responsibilities and the point's
+1. E-step, per component: the rows minus the component's mean, ``D = x - mu_k``,
+   then ``Z = L_k^-1 D`` by :func:`_dots` (triangular, 4 rows x 2 columns of
+   ``L_k^-1`` per sweep along points) and the Mahalanobis term ``||Z||^2``.
+   'tied' applies the shared factor once per point to ``x - c`` and subtracts
+   ``L^-1 (mu_k - c)``; 'diag'/'spherical' need no factor.
+2. One exp per point and component (``_exp_block``, a branch-free polynomial),
+   a log-sum-exp that subtracts the maximum, responsibilities and the point's
    log-likelihood.
 3. Optional outputs: responsibilities, per-point log-likelihoods, labels.
-4. M-step statistics: ``T_k = sum_b r_kb w_b phi(x~_b)`` in float64: Nk, the
-   first moments around ``c`` and the packed second moments around ``c``
-   ('tied' pools one second moment for all components).
+4. M-step statistics in float64: ``N_k``, ``sum r w (x - s_k)`` and
+   ``sum r w (x - s_k)(x - s_k)^T`` around a per-component shift ``s_k`` (the
+   current means), lower triangle only, by :func:`_accumulate`. Second moments
+   taken around each component's own mean keep tight components exact wherever
+   they sit. 'tied' pools one second moment around the centre ``c``.
 
-The shift by ``c`` (the weighted mean of the current means, or the data's mean)
-keeps data far from the origin accurate; :func:`fastgmm.stats.m_step` recentres
-the moments on the new means exactly. Nothing of size N x C is allocated unless
-the caller passes ``resp_out``.
+Nothing of size N x C is allocated unless the caller passes ``resp_out``.
 """
 
 import math
@@ -70,45 +63,25 @@ def _exp_block(t, out, bits, n):
 
 
 @njit(**JIT)
-def _features(kind, X, b0, nb, center, Phi, Xc):
-    """Centre rows ``b0 .. b0+nb`` into ``Xc`` (d x B) and build ``Phi`` (F x B)."""
-    d = X.shape[1]
-    for b in range(nb):
-        for i in range(d):
-            Xc[i, b] = X[b0 + b, i] - center[i]
-    if kind == DIAG:
-        for i in range(d):
-            for b in range(nb):
-                t = Xc[i, b]
-                Phi[i, b] = t * t
-                Phi[d + i, b] = t
-        return
-    p = 0
-    for i in range(d):
-        for j in range(i + 1):
-            for b in range(nb):
-                Phi[p, b] = Xc[i, b] * Xc[j, b]
-            p += 1
-    for i in range(d):
-        for b in range(nb):
-            Phi[p + i, b] = Xc[i, b]
+def _dots(Phi, F, nb, A, C4, out, tri):
+    """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (a multiple of 4).
 
-
-@njit(**JIT)
-def _dots(Phi, F, nb, A, C4, out):
-    """``out[k, b] = A[k, :F] . Phi[:F, b]``: blocks of 4 components x 2 feature
-    rows, the inner loop along points (vectorised)."""
+    Blocks of 4 rows of ``A`` x 2 feature rows, the inner loop along points.
+    ``tri``: ``A`` is lower triangular, so row group k stops at column k + 3.
+    """
     for k in range(0, C4, 4):
         for b in range(nb):
             out[k, b] = 0.0
             out[k + 1, b] = 0.0
             out[k + 2, b] = 0.0
             out[k + 3, b] = 0.0
-        for p in range(0, F, 2):
+        pend = min(F, k + 4) if tri else F
+        for p in range(0, pend, 2):
             q = p + 1
-            if q == F:  # odd F: the last row pairs with a zero coefficient
+            z = 1.0
+            if q == pend:  # odd count: the last row pairs with a zero coefficient
                 q = p
-            z = 1.0 if q != p else 0.0
+                z = 0.0
             c0 = A[k, p]
             c1 = A[k + 1, p]
             c2 = A[k + 2, p]
@@ -127,11 +100,16 @@ def _dots(Phi, F, nb, A, C4, out):
 
 
 @njit(**JIT)
-def _accumulate(Phi, p0, p1, nb, RW, C4, T):
-    """``T[k, p] += RW[k, :nb] . Phi[p, :nb]`` for p in [p0, p1), 2 rows x 4 components."""
-    for p in range(p0, p1, 2):
-        q = p + 1 if p + 1 < p1 else p
-        for k in range(0, C4, 4):
+def _accumulate(Phi, F, nb, RW, C4, T, tri):
+    """``T[k, p] += RW[k, :nb] . Phi[p, :nb]`` for k < C4, p < F.
+
+    Blocks of 4 rows of ``RW`` x 2 rows of ``Phi``, reductions along points.
+    ``tri``: only the lower triangle (p <= k, by row groups) is needed.
+    """
+    for k in range(0, C4, 4):
+        pend = min(F, k + 4) if tri else F
+        for p in range(0, pend, 2):
+            q = p + 1 if p + 1 < pend else p
             a00 = 0.0 * Phi[0, 0]
             a01 = a00
             a02 = a00
@@ -168,45 +146,46 @@ def _accumulate(Phi, p0, p1, nb, RW, C4, T):
 
 @njit(**JIT)
 def _chunk_pass(
-    kind, X, start, stop, sw, center, A, const, linv,
+    kind, X, start, stop, sw, mats, vecs, means, const, shift, center,
     resp_in, lab_in, resp_out, ll_out, lab_out, want_stats, want_ecl, block,
-    nk, T, pool,
+    nk, s1, s2,
 ):
     """Serial pass over rows ``[start, stop)`` (see the module docstring).
 
-    Accumulates into ``nk`` (C,), ``T`` (C4, F) and, for 'tied', ``pool[0]`` (4, F),
-    all float64, and returns ``(ll_sum, ecl_sum, worst_ll, worst_index)``: the
-    weighted sum of per-point log-likelihoods, the weighted ``sum r * lp`` (if
-    ``want_ecl``), and the least likely point.
+    Parameters (all C-contiguous): ``mats`` (K, d4, d) the lower-triangular
+    ``L^-1`` per component ('full'; one for 'tied'; K = 0 for 'diag'), rows
+    padded with zeros to d4 (d rounded up to 4); ``vecs`` (C, d): 'tied'
+    ``L^-1 (mu_k - c)``, 'diag' the precisions; ``means`` (C, d); ``shift``
+    (C, d) the points the statistics are taken around; ``center`` (d,). These,
+    X, ``resp_in`` and ``resp_out`` share X's dtype. ``sw``, ``const`` (C,
+    ``log w_k + log|L_k^-1| - d log(2 pi)/2``) and ``ll_out`` are float64,
+    ``lab_in``/``lab_out`` int64. An optional input or output has 0 rows.
 
-    ``X``, ``center``, ``A``, ``linv``, ``resp_in`` and ``resp_out`` share X's
-    dtype; ``sw``, ``const`` and ``ll_out`` are float64; ``lab_in``/``lab_out``
-    int64; all C-contiguous. An optional input or output has 0 rows. ``A`` has
-    ``C4`` (C rounded up to 4) rows, the extra ones zero. Serial and ``nogil``:
-    :func:`fastgmm.stats.run_pass` runs fixed chunks of rows on a thread pool
-    and sums their accumulators in chunk order; a dask task calls it on a block.
+    Accumulates into float64 ``nk`` (C,), ``s1`` (C, d) and ``s2``: (C, d4, d)
+    lower triangles for 'full', (1, d4, d) pooled around ``center`` for 'tied',
+    (C, 1, d) per feature for 'diag'. Returns ``(ll_sum, ecl_sum, worst_ll,
+    worst_index)``.
+
+    Serial and ``nogil``: :func:`fastgmm.stats.run_pass` runs fixed chunks of
+    rows on a thread pool and sums their accumulators in chunk order; a dask
+    task calls it on a block.
     """
     d = X.shape[1]
     C = const.shape[0]
-    C4 = A.shape[0]
-    P = d * (d + 1) // 2
-    FM = 2 * d if kind == DIAG else P + d
-    FE = d if kind == TIED else FM
+    d4 = -(-d // 4) * 4
     have_resp = resp_in.shape[0] > 0
     have_lab = lab_in.shape[0] > 0
     need_lp = (not (have_resp or have_lab)) or want_ecl
     have_w = sw.shape[0] > 0
     dt = X.dtype
-    Xc = np.empty((d, block), dt)
-    Phi = np.empty((FM, block), dt)
-    Y = np.empty((d, block), dt)
-    W4 = np.zeros((4, block), dt)
-    ysq = np.zeros(block)
-    RW = np.zeros((C4, block), dt)
-    lp = np.zeros((C4, block))
-    lpx = np.zeros((C4, block), dt)  # the dots in X's dtype (float32 stays float32)
+    Xt = np.empty((d, block), dt)
+    D = np.empty((d, block), dt)
+    Z = np.zeros((d4, block), dt)
+    RD = np.zeros((d4, block), dt)
+    lp = np.zeros((C, block))
     r = np.empty((C, block))
     e = np.empty((C, block))
+    rw = np.empty(block, dt)
     mx = np.empty(block)
     amx = np.zeros(block, np.int64)
     ssum = np.empty(block)
@@ -218,31 +197,48 @@ def _chunk_pass(
     worsti = start
     for b0 in range(start, stop, block):
         nb = min(block, stop - b0)
-        _features(kind, X, b0, nb, center, Phi, Xc)
+        for b in range(nb):
+            for i in range(d):
+                Xt[i, b] = X[b0 + b, i]
         if have_w:
             for b in range(nb):
                 w[b] = sw[b0 + b]
         if need_lp:
             if kind == TIED:
-                # y = L^-1 x~ once per point; ||y - L^-1 mu~_k||^2 by the dots
-                for b in range(nb):
-                    ysq[b] = 0.0
-                for j in range(d):
+                # y = L^-1 (x - c) once per point, then ||y - L^-1 (mu_k - c)||^2
+                for i in range(d):
+                    ci = center[i]
                     for b in range(nb):
-                        Y[j, b] = 0.0
-                    for i in range(j + 1):
-                        lji = linv[j, i]
-                        for b in range(nb):
-                            Y[j, b] += lji * Xc[i, b]
-                    for b in range(nb):
-                        ysq[b] += Y[j, b] * Y[j, b]
-                _dots(Y, d, nb, A, C4, lpx)
-            else:
-                _dots(Phi, FE, nb, A, C4, lpx)
+                        D[i, b] = Xt[i, b] - ci
+                _dots(D, d, nb, mats[0], d4, Z, True)
             for k in range(C):
+                for b in range(nb):
+                    ssum[b] = 0.0
+                if kind == TIED:
+                    for j in range(d):
+                        yk = vecs[k, j]
+                        for b in range(nb):
+                            t = Z[j, b] - yk
+                            ssum[b] += t * t
+                elif kind == DIAG:
+                    for i in range(d):
+                        mi = means[k, i]
+                        pi = vecs[k, i]
+                        for b in range(nb):
+                            t = Xt[i, b] - mi
+                            ssum[b] += pi * t * t
+                else:
+                    for i in range(d):
+                        mi = means[k, i]
+                        for b in range(nb):
+                            D[i, b] = Xt[i, b] - mi
+                    _dots(D, d, nb, mats[k], d4, Z, True)
+                    for j in range(d):
+                        for b in range(nb):
+                            ssum[b] += Z[j, b] * Z[j, b]
                 ck = const[k]
                 for b in range(nb):
-                    lp[k, b] = ck - 0.5 * (lpx[k, b] + ysq[b])
+                    lp[k, b] = ck - 0.5 * ssum[b]
         if have_resp:
             for b in range(nb):
                 for k in range(C):
@@ -265,7 +261,7 @@ def _chunk_pass(
             for b in range(nb):
                 ssum[b] = 0.0
                 if mx[b] == -np.inf:
-                    mx[b] = 0.0  # every component impossible: flagged below
+                    mx[b] = 0.0  # every component impossible: caught below
             for k in range(C):
                 for b in range(nb):
                     e[k, b] = lp[k, b] - mx[b]
@@ -306,15 +302,35 @@ def _chunk_pass(
                 tot = 0.0
                 for b in range(nb):
                     v = r[k, b] * w[b]
-                    RW[k, b] = v
+                    rw[b] = v
                     tot += v
+                if tot == 0.0:
+                    continue
                 nk[k] += tot
+                for i in range(d):
+                    si = shift[k, i]
+                    acc1 = 0.0 * Xt[0, 0]
+                    for b in range(nb):
+                        t = Xt[i, b] - si
+                        D[i, b] = t
+                        u = rw[b] * t
+                        RD[i, b] = u
+                        acc1 += u
+                    s1[k, i] += acc1
+                if kind == FULL:
+                    _accumulate(D, d, nb, RD, d4, s2[k], True)
+                elif kind == DIAG:
+                    for i in range(d):
+                        acc2 = 0.0 * Xt[0, 0]
+                        for b in range(nb):
+                            acc2 += RD[i, b] * D[i, b]
+                        s2[k, 0, i] += acc2
             if kind == TIED:
-                # first moments per component, one pooled second moment
-                _accumulate(Phi, P, FM, nb, RW, C4, T)
-                for b in range(nb):
-                    W4[0, b] = w[b]
-                _accumulate(Phi, 0, P, nb, W4, 4, pool)
-            else:
-                _accumulate(Phi, 0, FM, nb, RW, C4, T)
+                for i in range(d):
+                    ci = center[i]
+                    for b in range(nb):
+                        t = Xt[i, b] - ci
+                        D[i, b] = t
+                        RD[i, b] = w[b] * t
+                _accumulate(D, d, nb, RD, d4, s2[0], True)
     return ll_sum, ecl_sum, worst, worsti
