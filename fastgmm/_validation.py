@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import numbers
+import re
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.utils import check_array
 
 FLOATS = (np.float64, np.float32)
+
+
+@contextmanager
+def naming(name: str):
+    """Make a ``ValueError``/``TypeError`` raised inside the block name ``name``.
+
+    scikit-learn's messages often describe the problem without saying which
+    argument has it ("could not convert string to float", "Expected 2D array");
+    such messages get an ``"Invalid <name>: "`` prefix. The exception type and
+    the original text are kept (so patterns matched against it still match).
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", msg):
+            raise
+        try:
+            new = type(exc)(f"Invalid {name}: {msg}")
+        except Exception:  # an exception class with another constructor
+            raise exc from None
+        raise new from exc
 
 
 def as_kernel_array(X) -> np.ndarray:
@@ -18,14 +42,15 @@ def as_kernel_array(X) -> np.ndarray:
 def check_X(X, name: str = "X", min_samples: int = 1, dtype=FLOATS) -> np.ndarray:
     """A 2-D, finite, C-contiguous float32/float64 array (ints, bools, lists,
     DataFrames, memmaps and slices are converted)."""
-    X = check_array(
-        X,
-        dtype=list(dtype) if isinstance(dtype, tuple) else dtype,
-        order="C",
-        ensure_min_samples=min_samples,
-        ensure_all_finite=True,
-        input_name=name,
-    )
+    with naming(name):
+        X = check_array(
+            X,
+            dtype=list(dtype) if isinstance(dtype, tuple) else dtype,
+            order="C",
+            ensure_min_samples=min_samples,
+            ensure_all_finite=True,
+            input_name=name,
+        )
     return as_kernel_array(X)
 
 
@@ -33,11 +58,12 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
     """float64 weights of shape (n_samples,), finite, >= 0, not all zero."""
     if sample_weight is None:
         return None
-    if isinstance(sample_weight, numbers.Number):
+    if isinstance(sample_weight, numbers.Real):
         sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
-    sw = check_array(
-        sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight", order="C"
-    )
+    with naming("sample_weight"):
+        sw = check_array(
+            sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight", order="C"
+        )
     if sw.ndim != 1 or sw.shape[0] != n_samples:
         raise ValueError(
             f"sample_weight must have shape ({n_samples},), got {sw.shape}"
@@ -51,6 +77,8 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
 
 def check_param_array(a, name: str, shape: tuple) -> np.ndarray:
     """A finite float64 array of exactly ``shape``, with a message naming ``name``."""
+    if _has_complex(a):
+        raise ValueError(f"{name} must be real; complex numbers are not supported")
     try:
         arr = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -60,6 +88,21 @@ def check_param_array(a, name: str, shape: tuple) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
     return np.ascontiguousarray(arr)
+
+
+def _has_complex(a) -> bool:
+    """True when ``a`` holds complex numbers (which ``np.asarray(a, float)``
+    would silently truncate to their real part, with only a warning)."""
+    if isinstance(a, np.ndarray):
+        if a.dtype != object:
+            return np.iscomplexobj(a)
+    elif not isinstance(a, (list, tuple, complex, np.generic)):
+        return np.iscomplexobj(a)
+    try:
+        flat = np.asarray(a, dtype=object).ravel()
+    except ValueError:  # ragged: np.asarray(a, float) reports it
+        return False
+    return any(isinstance(v, (complex, np.complexfloating)) or np.iscomplexobj(v) for v in flat)
 
 
 def check_weights(weights, n_components: int, name: str = "weights") -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -12,8 +13,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._parallel import num_threads
-from ._validation import as_kernel_array, check_param_array, check_sample_weight, check_spd
-from .em import INIT_PARAMS, Data, fit as em_fit
+from ._validation import as_kernel_array, check_param_array, check_sample_weight, check_spd, naming
+from .em import INIT_PARAMS, Data, FitFailedError, fit as em_fit
 from .params import (
     COVARIANCE_TYPES,
     GMMParams,
@@ -138,7 +139,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         integer("n_components", 1)
         integer("max_iter", 0)
         integer("n_init", 1)
-        integer("verbose", 0)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            integer("verbose", 0)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"The 'warm_start' parameter must be a bool, got {self.warm_start!r}")
         integer("verbose_interval", 1)
         real("tol", 0.0)
         real("reg_covar", 0.0)
@@ -174,8 +178,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError(f"'{self.covariance_type} precisions_init' should be positive")
         return weights, means, precisions
 
+    def _n_threads(self):
+        """``n_threads`` as a plain int (NumPy integers accepted) or None."""
+        return None if self.n_threads is None else int(self.n_threads)
+
     def _validate_fit_data(self, X, sample_weight):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        with naming("X"):
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = as_kernel_array(X)
         if X.shape[0] < self.n_components:
             raise ValueError(
@@ -187,7 +196,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _validate_predict_data(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        with naming("X"):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return as_kernel_array(X)
 
     # --------------------------------------------------------------------- fit
@@ -248,7 +258,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ct,
             )
         all_init = weights_init is not None and means_init is not None and precisions_init is not None
-        with num_threads(self.n_threads):
+        with num_threads(self._n_threads()), self._explain_failure(X, sw):
             if all_init and not warm:
                 # nothing of the initialisation survives: skip it
                 init = user_init(GMMParams(None, None, None, ct))
@@ -286,6 +296,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return X
 
+    @contextmanager
+    def _explain_failure(self, X, sw):
+        """Add the likely cause to a :class:`FitFailedError`: fewer distinct
+        rows (with positive weight) than components."""
+        try:
+            yield
+        except FitFailedError as exc:
+            rows = X if sw is None else X[sw > 0]
+            n_distinct = np.unique(rows, axis=0).shape[0]
+            if n_distinct >= self.n_components:
+                raise
+            raise FitFailedError(
+                f"X has only {n_distinct} distinct row(s) (with positive weight), fewer than "
+                f"n_components={self.n_components}: use at most {n_distinct} components. ({exc})"
+            ) from None
+
     def _set_fitted(self, params: GMMParams, dtype):
         f = factorize(params)
         self.weights_ = params.weights.astype(dtype)
@@ -302,7 +328,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _labels(self, X):
         labels = np.empty(X.shape[0], np.int64)
-        with num_threads(self.n_threads):
+        with num_threads(self._n_threads()):
             run_pass(X, None, self._factors(), labels_out=labels, want_stats=False)
         return labels
 
@@ -324,7 +350,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_predict_data(X)
         resp = np.empty((X.shape[0], self.n_components), X.dtype)
-        with num_threads(self.n_threads):
+        with num_threads(self._n_threads()):
             run_pass(X, None, self._factors(), resp_out=resp, want_stats=False)
         return resp
 
@@ -337,7 +363,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_predict_data(X)
         ll = np.empty(X.shape[0])
-        with num_threads(self.n_threads):
+        with num_threads(self._n_threads()):
             run_pass(X, None, self._factors(), ll_out=ll, want_stats=False)
         return ll.astype(X.dtype, copy=False)
 
@@ -350,7 +376,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_predict_data(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
-        with num_threads(self.n_threads):
+        with num_threads(self._n_threads()):
             st = run_pass(X, sw, self._factors(), want_stats=False)
         return float(st.ll / (X.shape[0] if sw is None else sw.sum()))
 
