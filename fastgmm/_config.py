@@ -7,7 +7,6 @@ compiles with one flag set and one cache setting.
 from __future__ import annotations
 
 import os
-import threading
 
 
 # fastmath without ``nnan``/``ninf``: log-probabilities legitimately reach -inf and

@@ -11,7 +11,7 @@ rechunked to whole rows (float32 blocks also to multiples of
   log-likelihood sum, and Nk, the first and second moments;
 * a tree sum (fan-in :data:`SPLIT_EVERY`) of the vectors;
 * the M-step and the collapse checks on the client, with the EM loop of
-  :mod:`fastgmm.outofcore` (a line-for-line mirror of :func:`fastgmm.em.em_run`).
+  :mod:`fastgmm.em` (through :class:`fastgmm.outofcore.StreamData`).
 
 The graph is computed the usual dask way: the active ``distributed.Client``
 if there is one, dask's default (threaded) scheduler otherwise, or whatever

@@ -72,6 +72,16 @@ class Data:
             self._moments = data_moments(self.X, self.sw)
         return self._moments
 
+    def stats(self, factors, **kw):
+        """One pass over all rows at ``factors`` (:func:`fastgmm.stats.run_pass`
+        keywords). Streamed data (:class:`fastgmm.outofcore.StreamData`: dask
+        blocks, file windows) has the same method, so :func:`em_run` serves both."""
+        return run_pass(self.X, self.sw, factors, **kw)
+
+    def init_data(self, rng, n_components: int = 1) -> "Data":
+        """The data the initialiser runs on: all rows (streamed data: a sample)."""
+        return self
+
 
 def params_from_labels(
     data: Data, labels: np.ndarray, n_components: int, covariance_type: str, reg_covar: float
@@ -209,7 +219,7 @@ def em_run(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         prev = lower_bound
-        st = run_pass(data.X, data.sw, f)
+        st = data.stats(f)
         lower_bound = st.ll / W
         if not np.isfinite(lower_bound):
             raise _Collapsed()
@@ -287,7 +297,8 @@ def fit(
                 prev = warm_lower_bound
             else:
                 params = initialize(
-                    data, n_components, covariance_type, init_params, reg_covar, random_state
+                    data.init_data(random_state, n_components),
+                    n_components, covariance_type, init_params, reg_covar, random_state,
                 )
                 if user_init is not None:
                     params = user_init(params)

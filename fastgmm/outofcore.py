@@ -14,10 +14,10 @@ sample of rows gathered into memory for the initialiser (k-means & co. run on
 that sample; when the data has at most ``init_sample_size`` rows the sample is
 all rows in order and the initialisation equals the in-memory one).
 
-The loop here (:func:`em_run`, :func:`em_fit`) mirrors :func:`fastgmm.em.em_run`
-and :func:`fastgmm.em.fit` line for line, with ``data.stats(f)`` for the pass,
-``data.init_data(rng)`` for the initialiser's data and the same helpers. If
-:mod:`fastgmm.em` ever calls those two methods itself, both mirrors can go.
+The EM loop is :mod:`fastgmm.em`'s own (:func:`fastgmm.em.em_run`,
+:func:`fastgmm.em.fit`): it calls ``data.stats(f)`` for the pass and
+``data.init_data(rng)`` for the initialiser's data, which :class:`StreamData`
+provides as :class:`fastgmm.em.Data` does.
 
 In-memory fits of ``np.memmap`` / ``np.load(..., mmap_mode='r')`` arrays do not
 copy X either (``GaussianMixture.fit`` validates without copying a C-contiguous
@@ -30,7 +30,6 @@ callback reports each pass.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 from time import perf_counter
@@ -40,19 +39,12 @@ import numpy as np
 
 from . import _config
 from ._parallel import num_threads
-from .em import (
-    Data,
-    FitFailedError,
-    RunResult,
-    _check,
-    _Collapsed,
-    _reseed,
-    initialize,
-)
+from .em import Data
+from .em import fit as em_fit
 from .params import GMMParams, covariances_from_precisions, factorize
 from .stats import SufficientStats, m_step, run_pass
 
-__all__ = ["StreamData", "fit_memmap", "em_fit", "em_run", "INIT_SAMPLE_SIZE", "WINDOW_BYTES"]
+__all__ = ["StreamData", "fit_memmap", "INIT_SAMPLE_SIZE", "WINDOW_BYTES"]
 
 #: rows gathered into memory for the initialiser (at least 50 per component)
 INIT_SAMPLE_SIZE = 100_000
@@ -207,167 +199,6 @@ class StreamData:
 
 
 # --------------------------------------------------------------------- driver
-def em_run(
-    data: StreamData,
-    params: GMMParams,
-    *,
-    tol: float,
-    max_iter: int,
-    reg_covar: float,
-    rng: np.random.RandomState,
-    rtol: bool = False,
-    prev_lower_bound: float = -np.inf,
-    max_recoveries: int | None = None,
-    callback: Callable[[int, float, float], None] | None = None,
-) -> RunResult:
-    """:func:`fastgmm.em.em_run` with ``data.stats(f)`` as the pass."""
-    C = params.n_components
-    if max_recoveries is None:
-        max_recoveries = max(10, 2 * C)
-    W = data.total_weight
-    recoveries = 0
-    f, bad = _check(params, None, data)
-    while bad.size:
-        recoveries += 1
-        if recoveries > max_recoveries:
-            raise _Collapsed()
-        params = _reseed(params, bad, data, -1, reg_covar, rng)
-        f, bad = _check(params, None, data)
-    lower_bound = prev_lower_bound
-    bounds: list[float] = []
-    converged = False
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        prev = lower_bound
-        st = data.stats(f)
-        lower_bound = st.ll / W
-        if not np.isfinite(lower_bound):
-            raise _Collapsed()
-        bounds.append(lower_bound)
-        new = m_step(st, params.covariance_type, reg_covar, data.eps)
-        f, bad = _check(new, st.nk, data)
-        reseeded = False
-        while bad.size:
-            recoveries += 1
-            reseeded = True
-            if recoveries > max_recoveries:
-                raise _Collapsed()
-            new = _reseed(new, bad, data, st.worst_index, reg_covar, rng)
-            f, bad = _check(new, None, data)
-        params = new
-        change = lower_bound - prev
-        if callback is not None:
-            callback(n_iter, lower_bound, change)
-        if reseeded:
-            lower_bound = -np.inf  # the bound restarts after a re-seed
-            continue
-        if rtol:
-            done = prev != -np.inf and abs(change / prev) <= tol
-        else:
-            done = abs(change) < tol
-        if done:
-            converged = True
-            break
-    if not bounds:
-        lower_bound = prev_lower_bound
-    elif lower_bound == -np.inf:
-        lower_bound = bounds[-1]
-    return RunResult(params, float(lower_bound), bounds, n_iter, converged, recoveries)
-
-
-def em_fit(
-    data: StreamData,
-    n_components: int,
-    covariance_type: str,
-    *,
-    tol: float = 1e-3,
-    reg_covar: float = 1e-6,
-    max_iter: int = 100,
-    n_init: int = 1,
-    init_params: str = "kmeans",
-    user_init: Callable[[GMMParams], GMMParams] | None = None,
-    warm_params: GMMParams | None = None,
-    warm_lower_bound: float = -np.inf,
-    random_state: np.random.RandomState,
-    rtol: bool = False,
-    max_attempts: int = 3,
-    verbose: int = 0,
-    verbose_interval: int = 10,
-) -> tuple[RunResult, int]:
-    """:func:`fastgmm.em.fit` on a :class:`StreamData` (initialiser on its sample)."""
-    best: RunResult | None = None
-    total_recoveries = 0
-    n_runs = 1 if warm_params is not None else n_init
-    failures = 0
-    for run in range(n_runs):
-        if verbose:
-            print(f"Initialization {run}")
-            t_init = t_iter = perf_counter()
-        result = None
-        for attempt in range(max_attempts):
-            if warm_params is not None and attempt == 0:
-                params = warm_params.copy()
-                prev = warm_lower_bound
-            else:
-                params = initialize(
-                    data.init_data(random_state, n_components),
-                    n_components, covariance_type, init_params, reg_covar, random_state,
-                )
-                if user_init is not None:
-                    params = user_init(params)
-                prev = -np.inf
-
-            def callback(it, lb, change):
-                nonlocal t_iter
-                if verbose and it % verbose_interval == 0:
-                    if verbose == 1:
-                        print(f"  Iteration {it}")
-                    else:
-                        now = perf_counter()
-                        print(f"  Iteration {it}\t time lapse {now - t_iter:.5f}s\t ll change {change:.5f}")
-                        t_iter = now
-
-            try:
-                result = em_run(
-                    data,
-                    params,
-                    tol=tol,
-                    max_iter=max_iter,
-                    reg_covar=reg_covar,
-                    rng=random_state,
-                    rtol=rtol,
-                    prev_lower_bound=prev,
-                    callback=callback if verbose else None,
-                )
-                break
-            except _Collapsed:
-                failures += 1
-                continue
-        if result is None:
-            continue
-        total_recoveries += result.n_recoveries
-        if verbose:
-            msg = "converged" if result.converged else "did not converge"
-            if verbose == 1:
-                print(f"Initialization {msg}.")
-            else:
-                print(
-                    f"Initialization {msg}. time lapse {perf_counter() - t_init:.5f}s\t "
-                    f"lower bound {result.lower_bound:.5f}."
-                )
-        if best is None or result.lower_bound > best.lower_bound:
-            best = result
-    if best is None:
-        raise FitFailedError(
-            f"Fitting failed: every one of the {failures} attempts collapsed "
-            f"(components with vanishing weight or covariance that is not positive "
-            f"definite, even after re-seeding). Increase reg_covar (now {reg_covar:g}), "
-            f"use fewer components (now {n_components}), or check the data for "
-            f"duplicated or constant features."
-        )
-    return best, total_recoveries
-
-
 def fit_estimator(est, data: StreamData):
     """Fit the :class:`fastgmm.GaussianMixture` ``est`` on streamed ``data``:
     the head and tail of ``GaussianMixture._fit`` around :func:`em_fit`.

@@ -22,7 +22,6 @@ vectorises. Per block:
 Nothing of size N x C is allocated unless the caller passes ``resp_out``.
 """
 
-import math
 
 import numpy as np
 from numba import njit
