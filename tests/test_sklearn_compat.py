@@ -279,15 +279,40 @@ def test_verbose_output_max_iter_zero_matches_sklearn(blobs, capsys):
 QUALITY_SEEDS = range(5)
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_default_fit_quality_vs_sklearn(covariance_type):
-    """Default (k-means) initialisation: over 5 seeds, fastgmm's mean final lower
-    bound is at least scikit-learn's mean (to a small tolerance)."""
+@pytest.fixture(scope="module")
+def quality_data():
     X, _ = make_blobs(2000, n_features=3, centers=8, cluster_std=2.0, center_box=(-10, 10), random_state=7)
+    return X
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_default_fit_quality_vs_sklearn(quality_data, covariance_type):
+    """Default parameters (k-means initialisation, tol=1e-3): over 5 seeds,
+    fastgmm's mean final lower bound is at least scikit-learn's mean, to the
+    convergence tolerance (runs stop within tol of their optimum, and the two
+    k-means may end in different local optima for a seed).
+
+    Measured (2000 x 3, 8 overlapping blobs): mean difference fastgmm - sklearn
+    -4.3e-4 full, -2.5e-4 tied, -5.8e-4 diag, -3.3e-4 spherical."""
+    X = quality_data
     sk = [SkGMM(8, covariance_type=covariance_type, random_state=s).fit(X).lower_bound_ for s in QUALITY_SEEDS]
     fg = [GaussianMixture(8, covariance_type=covariance_type, random_state=s).fit(X).lower_bound_ for s in QUALITY_SEEDS]
-    assert np.mean(fg) >= np.mean(sk) - 1e-3, (fg, sk)
     assert all(np.isfinite(fg))
+    assert np.mean(fg) >= np.mean(sk) - 1e-3, (fg, sk)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_converged_fit_quality_vs_sklearn(quality_data, covariance_type):
+    """Run to convergence (tol=1e-6): the mean bound over 5 seeds is at least
+    scikit-learn's to 1e-4. Measured: +1.3e-4 full, +1.9e-6 tied, -5.5e-7 diag,
+    +1.5e-7 spherical."""
+    X = quality_data
+    kw = dict(covariance_type=covariance_type, tol=1e-6, max_iter=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = [SkGMM(8, random_state=s, **kw).fit(X).lower_bound_ for s in QUALITY_SEEDS]
+        fg = [GaussianMixture(8, random_state=s, **kw).fit(X).lower_bound_ for s in QUALITY_SEEDS]
+    assert np.mean(fg) >= np.mean(sk) - 1e-4, (fg, sk)
 
 
 # ------------------------------------------------------------------ meta-estimators
