@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._validation import check_param_array, check_spd, check_weights, check_X
+from ._validation import _has_complex, check_param_array, check_spd, check_weights, check_X, naming
 from .em import Data, FitFailedError, _Collapsed, em_run
 from .init import kmeans_plusplus
 from .params import GMMParams, factorize
@@ -26,17 +26,31 @@ __all__ = ["E_step", "M_step", "compute_vlb", "train_EM"]
 TRAIN_REG_COVAR = 1e-6
 
 
+def _as_float_array(a, name: str) -> np.ndarray:
+    """float64 array of ``a``; complex, ragged or non-numeric input is a
+    ValueError that names ``name``."""
+    if _has_complex(a):
+        raise ValueError(f"{name} must be real; complex numbers are not supported")
+    with naming(name):
+        try:
+            return np.asarray(a, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be an array of numbers: {exc}") from None
+
+
 def _check_X(X) -> np.ndarray:
     """:func:`check_X`, with a message that names X when X is not 2-D."""
-    if np.ndim(X) != 2:
-        raise ValueError(f"X must be a 2-D array of shape (N, d), got a {np.ndim(X)}-D array of shape {np.shape(X)}")
+    with naming("X"):
+        ndim = np.ndim(X)
+    if ndim != 2:
+        raise ValueError(f"X must be a 2-D array of shape (N, d), got a {ndim}-D array of shape {np.shape(X)}")
     return check_X(X)
 
 
 def _check_model(X, pi, mu, sigma):
     X = _check_X(X)
     N, d = X.shape
-    mu = np.asarray(mu, dtype=np.float64) if not isinstance(mu, np.ndarray) else mu
+    mu = _as_float_array(mu, "mu")
     if np.ndim(mu) != 2 or np.shape(mu)[1] != d:
         raise ValueError(f"mu must have shape (C, {d}) to match X's {d} features, got {np.shape(mu)}")
     C = np.shape(mu)[0]
@@ -48,7 +62,7 @@ def _check_model(X, pi, mu, sigma):
 
 
 def _check_gamma(gamma, N: int) -> np.ndarray:
-    g = np.asarray(gamma, dtype=np.float64)
+    g = _as_float_array(gamma, "gamma")
     if g.ndim != 2 or g.shape[0] != N:
         raise ValueError(f"gamma must have shape ({N}, C) to match X's {N} rows, got {g.shape}")
     if not np.all(np.isfinite(g)):
@@ -197,7 +211,9 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
     for name, val, lo in (("max_iter", max_iter, 1), ("restarts", restarts, 1)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
             raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
-    if not (np.isfinite(rtol) and rtol >= 0):
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.integer, np.floating)) or not (
+        np.isfinite(rtol) and rtol >= 0
+    ):
         raise ValueError(f"rtol must be a non-negative number, got {rtol!r}")
     rng = check_random_state(random_state)
     data = Data(X)

@@ -333,7 +333,7 @@ def fit(
         if result is None:
             continue
         total_recoveries += result.n_recoveries
-        if verbose:
+        if verbose and max_iter > 0:
             msg = "converged" if result.converged else "did not converge"
             if verbose == 1:
                 print(f"Initialization {msg}.")
@@ -342,7 +342,8 @@ def fit(
                     f"Initialization {msg}. time lapse {perf_counter() - t_init:.5f}s\t "
                     f"lower bound {result.lower_bound:.5f}."
                 )
-        if best is None or result.lower_bound > best.lower_bound:
+        # like scikit-learn: a later run wins ties at -inf (max_iter=0)
+        if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
             best = result
     if best is None:
         raise FitFailedError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -27,6 +28,24 @@ from .params import (
 from .stats import run_pass
 
 __all__ = ["GaussianMixture", "RecoveryWarning"]
+
+
+def _dask_dispatch(name: str):
+    """Send a method's call to ``fastgmm.distributed.<name>`` when X is a dask
+    array (detected without importing dask, which stays optional)."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def wrapper(self, X, *args, **kwargs):
+            if type(X).__module__.startswith("dask"):
+                from . import distributed
+
+                return getattr(distributed, name)(self, X, *args, **kwargs)
+            return method(self, X, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 class RecoveryWarning(UserWarning):
@@ -194,6 +213,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, X.shape[0])
         return X, sw
 
+    @_dask_dispatch("check_predict_array")
     def _validate_predict_data(self, X):
         check_is_fitted(self)
         with naming("X"):
@@ -232,6 +252,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._fit(X, sample_weight)
         return self._labels(X)
 
+    @_dask_dispatch("fit_estimator_dask")
     def _fit(self, X, sample_weight):
         X, sw = self._validate_fit_data(X, sample_weight)
         weights_init, means_init, precisions_init = self._check_parameters(X.shape[1])
@@ -326,6 +347,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
 
+    @_dask_dispatch("predict")
     def _labels(self, X):
         labels = np.empty(X.shape[0], np.int64)
         with num_threads(self._n_threads()):
@@ -341,6 +363,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         return self._labels(self._validate_predict_data(X))
 
+    @_dask_dispatch("predict_proba")
     def predict_proba(self, X):
         """Posterior probability of each component for each row.
 
@@ -354,6 +377,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             run_pass(X, None, self._factors(), resp_out=resp, want_stats=False)
         return resp
 
+    @_dask_dispatch("score_samples")
     def score_samples(self, X):
         """Log-likelihood of each row under the model.
 
@@ -367,6 +391,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             run_pass(X, None, self._factors(), ll_out=ll, want_stats=False)
         return ll.astype(X.dtype, copy=False)
 
+    @_dask_dispatch("score")
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of the rows (weighted by ``sample_weight``).
 

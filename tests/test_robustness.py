@@ -106,14 +106,7 @@ CLASSIC = {
 def _fit_and_classic_cases():
     for entry in list(ESTIMATOR_FIT) + list(CLASSIC):
         for case in BAD_X:
-            marks = []
-            if entry in CLASSIC and case == "ragged":
-                marks = [pytest.mark.xfail(
-                    strict=True,
-                    reason="classic._check_X calls np.ndim(X) first; on a ragged list NumPy "
-                    "raises 'setting an array element with a sequence...', which does not name X",
-                )]
-            yield pytest.param(entry, case, marks=marks, id=f"{entry}-{case}")
+            yield pytest.param(entry, case, id=f"{entry}-{case}")
 
 
 @pytest.mark.parametrize("entry,case", list(_fit_and_classic_cases()))
@@ -202,9 +195,6 @@ def test_bad_classic_arguments(name, call):
         _raises_named(call, name)
 
 
-CLASSIC_BUGS = "fastgmm.classic converts {} with np.asarray(..., float64) before validating it"
-
-
 @pytest.mark.parametrize(
     "name,call",
     [
@@ -216,17 +206,14 @@ CLASSIC_BUGS = "fastgmm.classic converts {} with np.asarray(..., float64) before
         pytest.param("mu", lambda: fastgmm.E_step(X0, PI, [[1, 2, 3], [1, 2]], SIGMA), id="mu-ragged"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason=CLASSIC_BUGS.format("gamma / a non-array mu"))
-def test_bad_classic_arguments_known_bugs(name, call):
-    """Complex gamma is silently truncated to its real part (only a ComplexWarning);
-    strings and ragged lists give messages that do not name the argument."""
+def test_bad_classic_arguments(name, call):
+    """Complex gamma or mu is an error, not a silent truncation to the real part
+    (with only a ComplexWarning); strings and ragged lists name the argument."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _raises_named(call, name)
 
 
-@pytest.mark.xfail(strict=True, reason="train_EM checks rtol with np.isfinite before its type: "
-                   "TypeError 'ufunc isfinite not supported' that does not name rtol")
 def test_train_em_rtol_string():
     _raises_named(lambda: fastgmm.train_EM(X0, 2, rtol="a"), "rtol")
 

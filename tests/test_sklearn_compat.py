@@ -234,11 +234,6 @@ def test_max_iter_zero_matches_sklearn(blobs, covariance_type):
     _assert_same_model(sk, fg, blobs, rtol=1e-7, bounds=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="em.fit keeps the first of n_init initialisations when max_iter=0 (all bounds "
-    "are -inf); scikit-learn keeps the last",
-)
 def test_max_iter_zero_n_init_matches_sklearn(blobs):
     sk, fg = _fit_both(blobs, n_components=3, max_iter=0, n_init=3, random_state=0)
     _close(fg.means_, sk.means_, 1e-7)
@@ -261,11 +256,6 @@ def test_verbose_output_matches_sklearn(blobs, capsys, verbose):
     assert _mask_times(fg_out) == _mask_times(sk_out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="em.fit prints an 'Initialization did not converge ... lower bound -inf.' line "
-    "for max_iter=0, which scikit-learn does not",
-)
 def test_verbose_output_max_iter_zero_matches_sklearn(blobs, capsys):
     kw = dict(n_components=3, verbose=2, max_iter=0, random_state=0)
     SkGMM(**kw).fit(blobs)
