@@ -63,6 +63,8 @@ class Data:
         self.n = X.shape[0]
         self.total_weight = float(self.n if sw is None else sw.sum())
         self.eps = float(np.finfo(X.dtype).eps)
+        self.dtype = X.dtype
+        self.n_features = X.shape[1]
         self._moments = None
 
     @property

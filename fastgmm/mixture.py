@@ -255,9 +255,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     @_dask_dispatch("fit_estimator_dask")
     def _fit(self, X, sample_weight):
         X, sw = self._validate_fit_data(X, sample_weight)
-        weights_init, means_init, precisions_init = self._check_parameters(X.shape[1])
+        with self._explain_failure(X, sw):
+            self._fit_data(Data(X, sw))
+        return X
+
+    def _fit_data(self, data) -> None:
+        """EM on validated data (:class:`fastgmm.em.Data`, or streamed data with
+        the same interface), then the fitted attributes and warnings."""
+        weights_init, means_init, precisions_init = self._check_parameters(data.n_features)
         ct = self.covariance_type
-        data = Data(X, sw)
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "converged_")
 
@@ -270,33 +276,31 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 p.covariances = covariances_from_precisions(precisions_init, ct)
             return p
 
-        warm_params = None
-        if warm:
-            warm_params = GMMParams(
-                np.asarray(self.weights_, np.float64),
-                np.asarray(self.means_, np.float64),
-                np.asarray(self.covariances_, np.float64),
-                ct,
-            )
+        common = dict(
+            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, random_state=rng,
+            verbose=self.verbose, verbose_interval=self.verbose_interval,
+        )
         all_init = weights_init is not None and means_init is not None and precisions_init is not None
-        with num_threads(self._n_threads()), self._explain_failure(X, sw):
+        with num_threads(self._n_threads()):
             if all_init and not warm:
                 # nothing of the initialisation survives: skip it
                 init = user_init(GMMParams(None, None, None, ct))
-                best, n_rec = em_fit(
-                    data, self.n_components, ct, tol=self.tol, reg_covar=self.reg_covar,
-                    max_iter=self.max_iter, n_init=1, warm_params=init,
-                    random_state=rng, verbose=self.verbose, verbose_interval=self.verbose_interval,
-                )
+                best, n_rec = em_fit(data, self.n_components, ct, n_init=1, warm_params=init, **common)
             else:
+                warm_params = None
+                if warm:
+                    warm_params = GMMParams(
+                        np.asarray(self.weights_, np.float64),
+                        np.asarray(self.means_, np.float64),
+                        np.asarray(self.covariances_, np.float64),
+                        ct,
+                    )
                 best, n_rec = em_fit(
-                    data, self.n_components, ct, tol=self.tol, reg_covar=self.reg_covar,
-                    max_iter=self.max_iter, n_init=self.n_init, init_params=self.init_params,
+                    data, self.n_components, ct, n_init=self.n_init, init_params=self.init_params,
                     user_init=user_init, warm_params=warm_params,
-                    warm_lower_bound=self.lower_bound_ if warm else -np.inf,
-                    random_state=rng, verbose=self.verbose, verbose_interval=self.verbose_interval,
+                    warm_lower_bound=self.lower_bound_ if warm else -np.inf, **common,
                 )
-        self._set_fitted(best.params, X.dtype)
+        self._set_fitted(best.params, data.dtype)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = best.lower_bound
@@ -315,7 +319,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
-        return X
 
     @contextmanager
     def _explain_failure(self, X, sw):

@@ -31,17 +31,14 @@ callback reports each pass.
 from __future__ import annotations
 
 import os
-import warnings
 from time import perf_counter
 from typing import Callable
 
 import numpy as np
 
 from . import _config
-from ._parallel import num_threads
 from .em import Data
-from .em import fit as em_fit
-from .params import GMMParams, covariances_from_precisions, factorize
+from .params import GMMParams, factorize
 from .stats import SufficientStats, m_step, run_pass
 
 __all__ = ["StreamData", "fit_memmap", "INIT_SAMPLE_SIZE", "WINDOW_BYTES"]
@@ -200,77 +197,15 @@ class StreamData:
 
 # --------------------------------------------------------------------- driver
 def fit_estimator(est, data: StreamData):
-    """Fit the :class:`fastgmm.GaussianMixture` ``est`` on streamed ``data``:
-    the head and tail of ``GaussianMixture._fit`` around :func:`em_fit`.
+    """Fit the :class:`fastgmm.GaussianMixture` ``est`` on streamed ``data``
+    (the estimator's own EM and bookkeeping, :meth:`GaussianMixture._fit_data`).
     Passes that run on this machine use ``est.n_threads`` threads."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.utils import check_random_state
-
-    from .mixture import RecoveryWarning
-
-    weights_init, means_init, precisions_init = est._check_parameters(data.n_features)
-    n_threads = est._n_threads() if hasattr(est, "_n_threads") else est.n_threads
     if data.n < est.n_components:
         raise ValueError(
             "Expected n_samples >= n_components but got "
             f"n_components = {est.n_components}, n_samples = {data.n}"
         )
-    ct = est.covariance_type
-    rng = check_random_state(est.random_state)
-    warm = est.warm_start and hasattr(est, "converged_")
-
-    def user_init(p: GMMParams) -> GMMParams:
-        if weights_init is not None:
-            p.weights = weights_init.copy()
-        if means_init is not None:
-            p.means = means_init.copy()
-        if precisions_init is not None:
-            p.covariances = covariances_from_precisions(precisions_init, ct)
-        return p
-
-    warm_params = None
-    if warm:
-        warm_params = GMMParams(
-            np.asarray(est.weights_, np.float64),
-            np.asarray(est.means_, np.float64),
-            np.asarray(est.covariances_, np.float64),
-            ct,
-        )
-    all_init = weights_init is not None and means_init is not None and precisions_init is not None
-    common = dict(
-        tol=est.tol, reg_covar=est.reg_covar, max_iter=est.max_iter, random_state=rng,
-        verbose=est.verbose, verbose_interval=est.verbose_interval,
-    )
-    with num_threads(n_threads):
-        if all_init and not warm:
-            # nothing of the initialisation survives: skip it
-            init = user_init(GMMParams(None, None, None, ct))
-            best, n_rec = em_fit(data, est.n_components, ct, n_init=1, warm_params=init, **common)
-        else:
-            best, n_rec = em_fit(
-                data, est.n_components, ct, n_init=est.n_init, init_params=est.init_params,
-                user_init=user_init, warm_params=warm_params,
-                warm_lower_bound=est.lower_bound_ if warm else -np.inf, **common,
-            )
-    est._set_fitted(best.params, data.dtype)
-    est.converged_ = bool(best.converged)
-    est.n_iter_ = int(best.n_iter)
-    est.lower_bound_ = best.lower_bound
-    est.lower_bounds_ = list(best.lower_bounds)
-    est.n_recoveries_ = int(n_rec)
-    if n_rec:
-        warnings.warn(
-            f"{n_rec} collapsed component(s) were re-seeded during the fit "
-            "(vanishing weight or a covariance that is not positive definite). "
-            "Consider fewer components or a larger reg_covar.",
-            RecoveryWarning,
-        )
-    if not est.converged_ and est.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning,
-        )
+    est._fit_data(data)
     return est
 
 
