@@ -63,53 +63,66 @@ def _exp_block(t, out, bits, n):
 
 @njit(**JIT)
 def _dots(Phi, F, nb, A, C4, out, tri):
-    """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (a multiple of 4).
+    """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (even).
 
-    Blocks of 4 rows of ``A`` x 2 feature rows, the inner loop along points.
-    ``tri``: ``A`` is lower triangular, so row group k stops at column k + 3.
+    Two output rows at a time, four feature rows per sweep along points: one
+    store stream per output row, so LLVM vectorises without a pile of aliasing
+    checks (measured 1.5-3x faster than 4 x 2 blocking, float32 most).
+    ``tri``: ``A`` is lower triangular, so row pair k stops at column k + 1.
     """
-    for k in range(0, C4, 4):
+    for k in range(0, C4, 2):
+        o0 = out[k]
+        o1 = out[k + 1]
         for b in range(nb):
-            out[k, b] = 0.0
-            out[k + 1, b] = 0.0
-            out[k + 2, b] = 0.0
-            out[k + 3, b] = 0.0
-        pend = min(F, k + 4) if tri else F
-        for p in range(0, pend, 2):
-            q = p + 1
-            z = 1.0
-            if q == pend:  # odd count: the last row pairs with a zero coefficient
-                q = p
-                z = 0.0
-            c0 = A[k, p]
-            c1 = A[k + 1, p]
-            c2 = A[k + 2, p]
-            c3 = A[k + 3, p]
-            g0 = A[k, q] * z
-            g1 = A[k + 1, q] * z
-            g2 = A[k + 2, q] * z
-            g3 = A[k + 3, q] * z
+            o0[b] = 0.0
+            o1[b] = 0.0
+        pend = min(F, k + 2) if tri else F
+        p = 0
+        while p + 3 < pend:
+            r0 = Phi[p]
+            r1 = Phi[p + 1]
+            r2 = Phi[p + 2]
+            r3 = Phi[p + 3]
+            a0 = A[k, p]
+            a1 = A[k, p + 1]
+            a2 = A[k, p + 2]
+            a3 = A[k, p + 3]
+            g0 = A[k + 1, p]
+            g1 = A[k + 1, p + 1]
+            g2 = A[k + 1, p + 2]
+            g3 = A[k + 1, p + 3]
             for b in range(nb):
-                u = Phi[p, b]
-                v = Phi[q, b]
-                out[k, b] += c0 * u + g0 * v
-                out[k + 1, b] += c1 * u + g1 * v
-                out[k + 2, b] += c2 * u + g2 * v
-                out[k + 3, b] += c3 * u + g3 * v
+                u0 = r0[b]
+                u1 = r1[b]
+                u2 = r2[b]
+                u3 = r3[b]
+                o0[b] += a0 * u0 + a1 * u1 + a2 * u2 + a3 * u3
+                o1[b] += g0 * u0 + g1 * u1 + g2 * u2 + g3 * u3
+            p += 4
+        while p < pend:
+            r0 = Phi[p]
+            a0 = A[k, p]
+            g0 = A[k + 1, p]
+            for b in range(nb):
+                u0 = r0[b]
+                o0[b] += a0 * u0
+                o1[b] += g0 * u0
+            p += 1
 
 
 @njit(**JIT)
-def _accumulate(Phi, F, nb, RW, C4, T, tri):
+def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
     """``T[k, p] += RW[k, :nb] . Phi[p, :nb]`` for k < C4, p < F.
 
     Blocks of 4 rows of ``RW`` x 2 rows of ``Phi``, reductions along points.
     ``tri``: only the lower triangle (p <= k, by row groups) is needed.
+    ``zero`` is a 0 of Phi's dtype: block sums of float32 run in float32.
     """
     for k in range(0, C4, 4):
         pend = min(F, k + 4) if tri else F
         for p in range(0, pend, 2):
             q = p + 1 if p + 1 < pend else p
-            a00 = 0.0 * Phi[0, 0]
+            a00 = zero
             a01 = a00
             a02 = a00
             a03 = a00
@@ -188,6 +201,8 @@ def _chunk_pass(
     mx = np.empty(block)
     amx = np.zeros(block, np.int64)
     ssum = np.empty(block)
+    ssx = np.empty(block, dt)  # Mahalanobis sums in X's dtype
+    zero = np.zeros(1, dt)[0]  # a 0 of X's dtype (0.0 * x would be float64)
     bits = np.empty(block, np.int64)
     w = np.ones(block)
     ll_sum = 0.0
@@ -212,20 +227,20 @@ def _chunk_pass(
                 _dots(D, d, nb, mats[0], d4, Z, True)
             for k in range(C):
                 for b in range(nb):
-                    ssum[b] = 0.0
+                    ssx[b] = 0.0
                 if kind == TIED:
                     for j in range(d):
                         yk = vecs[k, j]
                         for b in range(nb):
                             t = Z[j, b] - yk
-                            ssum[b] += t * t
+                            ssx[b] += t * t
                 elif kind == DIAG:
                     for i in range(d):
                         mi = means[k, i]
                         pi = vecs[k, i]
                         for b in range(nb):
                             t = Xt[i, b] - mi
-                            ssum[b] += pi * t * t
+                            ssx[b] += pi * t * t
                 else:
                     for i in range(d):
                         mi = means[k, i]
@@ -234,10 +249,10 @@ def _chunk_pass(
                     _dots(D, d, nb, mats[k], d4, Z, True)
                     for j in range(d):
                         for b in range(nb):
-                            ssum[b] += Z[j, b] * Z[j, b]
+                            ssx[b] += Z[j, b] * Z[j, b]
                 ck = const[k]
                 for b in range(nb):
-                    lp[k, b] = ck - 0.5 * ssum[b]
+                    lp[k, b] = ck - 0.5 * ssx[b]
         if have_resp:
             for b in range(nb):
                 for k in range(C):
@@ -306,9 +321,24 @@ def _chunk_pass(
                 if tot == 0.0:
                     continue
                 nk[k] += tot
+                if kind != FULL:
+                    # first (and for diag second) moments per feature in one sweep
+                    for i in range(d):
+                        si = shift[k, i]
+                        acc1 = zero
+                        acc2 = acc1
+                        for b in range(nb):
+                            t = Xt[i, b] - si
+                            u = rw[b] * t
+                            acc1 += u
+                            acc2 += u * t
+                        s1[k, i] += acc1
+                        if kind == DIAG:
+                            s2[k, 0, i] += acc2
+                    continue
                 for i in range(d):
                     si = shift[k, i]
-                    acc1 = 0.0 * Xt[0, 0]
+                    acc1 = zero
                     for b in range(nb):
                         t = Xt[i, b] - si
                         D[i, b] = t
@@ -316,14 +346,7 @@ def _chunk_pass(
                         RD[i, b] = u
                         acc1 += u
                     s1[k, i] += acc1
-                if kind == FULL:
-                    _accumulate(D, d, nb, RD, d4, s2[k], True)
-                elif kind == DIAG:
-                    for i in range(d):
-                        acc2 = 0.0 * Xt[0, 0]
-                        for b in range(nb):
-                            acc2 += RD[i, b] * D[i, b]
-                        s2[k, 0, i] += acc2
+                _accumulate(D, d, nb, RD, d4, s2[k], True, zero)
             if kind == TIED:
                 for i in range(d):
                     ci = center[i]
@@ -331,5 +354,5 @@ def _chunk_pass(
                         t = Xt[i, b] - ci
                         D[i, b] = t
                         RD[i, b] = w[b] * t
-                _accumulate(D, d, nb, RD, d4, s2[0], True)
+                _accumulate(D, d, nb, RD, d4, s2[0], True, zero)
     return ll_sum, ecl_sum, worst, worsti
