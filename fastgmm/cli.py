@@ -251,6 +251,17 @@ def _estimator_params(args) -> dict:
             "init_params": args.init, "n_threads": args.threads}
 
 
+def _iteration_bar(total: int, desc: str):
+    """A tqdm bar over EM iterations on a terminal (None when piped or without tqdm)."""
+    if not _tty():
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional
+        return None
+    return tqdm(total=total, desc=desc, unit="iter", leave=False, file=sys.stderr, dynamic_ncols=True)
+
+
 def cmd_fit(args) -> int:
     from . import GaussianMixture
     from .selection import _criteria, _fit_validated
@@ -265,7 +276,14 @@ def cmd_fit(args) -> int:
     gm = GaussianMixture(args.k, covariance_type=args.covariance, n_init=args.n_init,
                          random_state=args.seed, **_estimator_params(args))
     t0 = time.perf_counter()
-    _fit_validated(gm, X, None)
+    bar = _iteration_bar(args.n_init * args.max_iter, f"fit k={args.k}")
+    if bar is not None:
+        gm._on_iter = lambda run, it, lb: (bar.update(1), bar.set_postfix(run=run, lower_bound=f"{lb:.5f}"))
+    try:
+        _fit_validated(gm, X, None)
+    finally:
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - t0
     labels = np.empty(n, np.int64) if args.labels else None
     c = _criteria(gm, X, None, labels_out=labels)

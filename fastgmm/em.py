@@ -275,6 +275,7 @@ def fit(
     max_attempts: int = 3,
     verbose: int = 0,
     verbose_interval: int = 10,
+    on_iter: Callable[[int, int, float], None] | None = None,
 ) -> tuple[RunResult, int]:
     """Best of ``n_init`` EM runs (by final lower bound).
 
@@ -282,7 +283,9 @@ def fit(
     ``weights_init`` / ``means_init`` / ``precisions_init``); ``warm_params``
     starts a single run from previous parameters. A run that collapses beyond
     recovery is retried from a new initialisation up to ``max_attempts`` times.
-    Returns the best run and the total number of re-seeds over all runs.
+    ``on_iter(run, iteration, lower_bound)`` is called after every iteration
+    (progress bars). Returns the best run and the total number of re-seeds over
+    all runs.
     """
     best: RunResult | None = None
     total_recoveries = 0
@@ -306,8 +309,10 @@ def fit(
                     params = user_init(params)
                 prev = -np.inf
 
-            def callback(it, lb, change):
+            def callback(it, lb, change, run=run):
                 nonlocal t_iter
+                if on_iter is not None:
+                    on_iter(run, it, lb)
                 if verbose and it % verbose_interval == 0:
                     if verbose == 1:
                         print(f"  Iteration {it}")
@@ -326,7 +331,7 @@ def fit(
                     rng=random_state,
                     rtol=rtol,
                     prev_lower_bound=prev,
-                    callback=callback if verbose else None,
+                    callback=callback if (verbose or on_iter is not None) else None,
                 )
                 break
             except _Collapsed:

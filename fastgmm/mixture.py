@@ -279,6 +279,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         common = dict(
             tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, random_state=rng,
             verbose=self.verbose, verbose_interval=self.verbose_interval,
+            # a private hook (not a parameter): the CLI's progress bar
+            on_iter=getattr(self, "_on_iter", None),
         )
         all_init = weights_init is not None and means_init is not None and precisions_init is not None
         with num_threads(self._n_threads()):
