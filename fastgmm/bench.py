@@ -236,10 +236,14 @@ def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, check_iters=
         # timings (kernels already warm from the check)
         p0 = GMMParams(w0.copy(), m0.copy(), cov0.copy(), covariance_type)
         t_fg, t_sk = [], []
-        for _ in range(n_iter):  # interleaved: both see the same machine state
+        # one library's iterations back to back, then the other's: OpenBLAS's
+        # threads keep spinning for a while after scikit-learn's calls, and
+        # interleaving would make them compete with fastgmm's pool
+        for _ in range(n_iter):
             t = time.perf_counter()
             fg_iter(p0)
             t_fg.append(time.perf_counter() - t)
+        for _ in range(n_iter):
             sk_set(w0, m0, cov0)
             t = time.perf_counter()
             sk_iter()
