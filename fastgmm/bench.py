@@ -239,6 +239,7 @@ def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, check_iters=
         # one library's iterations back to back, then the other's: OpenBLAS's
         # threads keep spinning for a while after scikit-learn's calls, and
         # interleaving would make them compete with fastgmm's pool
+        time.sleep(0.3)  # let BLAS threads from the check go idle
         for _ in range(n_iter):
             t = time.perf_counter()
             fg_iter(p0)
