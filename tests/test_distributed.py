@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 import fastgmm
+from fitcheck import assert_close, assert_same_fit, init_params
 from fastgmm import GaussianMixture, RecoveryWarning
 
 TYPES = ("full", "tied", "diag", "spherical")
@@ -50,33 +50,6 @@ def blobs(n=3000, d=3, C=3, seed=0):
     X = centers[rng.integers(C, size=n)] + rng.standard_normal((n, d)) * rng.uniform(0.5, 1.5, size=d)
     sw = rng.uniform(0.2, 2.0, size=n)
     return X, sw
-
-
-def init_params(X, C, ct):
-    """weights/means/precisions_init from a short fit on a few rows (float64)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        g = GaussianMixture(C, covariance_type=ct, max_iter=2, random_state=1).fit(
-            np.asarray(X[:300], np.float64)
-        )
-    return dict(weights_init=g.weights_, means_init=g.means_, precisions_init=g.precisions_)
-
-
-def assert_close(a, b, rtol):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, np.abs(b).max()))
-
-
-def assert_same_fit(a, b, rtol=RTOL64):
-    """``a`` (dask) fitted the same model as ``b`` (in memory)."""
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
-        assert getattr(a, name).dtype == getattr(b, name).dtype, name
-        assert_close(getattr(a, name), getattr(b, name), rtol)
-    assert a.n_iter_ == b.n_iter_
-    assert a.converged_ == b.converged_
-    assert a.n_recoveries_ == b.n_recoveries_
-    assert a.n_features_in_ == b.n_features_in_
-    assert_close(a.lower_bound_, b.lower_bound_, rtol)
 
 
 def fit_both(X, dX, C, sw=None, dsw=None, **kw):

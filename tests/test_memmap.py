@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import fastgmm.em
+from fitcheck import assert_same_fit
+from fitcheck import init_params as _init_params
 from fastgmm import GaussianMixture, RecoveryWarning, _config
 from fastgmm.outofcore import fit_memmap
 
@@ -32,27 +34,7 @@ def blobs(n=N, d=D, k=C, seed=0):
 
 
 def init_params(X, ct="full"):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        g = GaussianMixture(C, covariance_type=ct, max_iter=2, random_state=1).fit(
-            np.asarray(X[:300], np.float64)
-        )
-    return dict(weights_init=g.weights_, means_init=g.means_, precisions_init=g.precisions_)
-
-
-def assert_close(a, b, rtol):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * max(1.0, np.abs(b).max()))
-
-
-def assert_same_fit(a, b, rtol=1e-10):
-    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
-        assert getattr(a, name).dtype == getattr(b, name).dtype, name
-        assert_close(getattr(a, name), getattr(b, name), rtol)
-    assert a.n_iter_ == b.n_iter_
-    assert a.converged_ == b.converged_
-    assert a.n_recoveries_ == b.n_recoveries_
-    assert_close(a.lower_bound_, b.lower_bound_, rtol)
+    return _init_params(X, C, ct)
 
 
 @pytest.fixture

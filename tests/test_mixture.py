@@ -16,6 +16,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from fastgmm import FitFailedError, GaussianMixture, RecoveryWarning
+import naive
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
@@ -36,14 +37,7 @@ def _shapes(ct, C, d):
 def _full_covariances(g):
     """(C, d, d) covariance matrices of any covariance type."""
     C, d = g.means_.shape
-    cov = np.asarray(g.covariances_, np.float64)
-    if g.covariance_type == "full":
-        return cov
-    if g.covariance_type == "tied":
-        return np.repeat(cov[None], C, 0)
-    if g.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([np.eye(d) * c for c in cov])
+    return naive.full_covariances(np.asarray(g.covariances_, np.float64), g.covariance_type, C, d)
 
 
 def _reference_log_prob(g, X):

@@ -18,6 +18,7 @@ from scipy.stats import multivariate_normal
 
 import fastgmm
 from fastgmm import FitFailedError, GaussianMixture
+import naive
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 SETTINGS = dict(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -51,15 +52,9 @@ def _fit(X, C, ct, **kw):
 
 
 def _full_covariances(g):
+    """(C, d, d) covariance matrices of any covariance type."""
     C, d = g.means_.shape
-    cov = np.asarray(g.covariances_, np.float64)
-    if g.covariance_type == "full":
-        return cov
-    if g.covariance_type == "tied":
-        return np.repeat(cov[None], C, 0)
-    if g.covariance_type == "diag":
-        return np.stack([np.diag(c) for c in cov])
-    return np.stack([np.eye(d) * c for c in cov])
+    return naive.full_covariances(np.asarray(g.covariances_, np.float64), g.covariance_type, C, d)
 
 
 @settings(**SETTINGS)
