@@ -7,7 +7,7 @@ Each ``setup`` warms the kernels and checks one result against a reference.
 
 import numpy as np
 
-from benchmarks.common import C, D, N, init_params, precisions_init
+from benchmarks.common import C, init_params, precisions_init
 
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 DTYPES = ["float64", "float32"]

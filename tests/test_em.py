@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-import fastgmm
 from fastgmm import FitFailedError, GaussianMixture, RecoveryWarning
 from fastgmm.em import Data, em_run, fit as em_fit
 from fastgmm.params import GMMParams
