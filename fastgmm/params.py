@@ -87,8 +87,10 @@ class Factors:
             vecs = np.ascontiguousarray(pc * pc, dtype=dtype)
         with np.errstate(divide="ignore"):
             const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI
-        means = np.ascontiguousarray(p.means, dtype=dtype)
-        return mats, vecs, means, np.ascontiguousarray(const, np.float64)
+        # always fresh, writable copies: a read-only array (a user's read-only
+        # means_init, say) would compile a second specialisation of the kernel
+        means = np.array(p.means, dtype=dtype, order="C")
+        return mats, vecs, means, np.array(const, np.float64, order="C")
 
 
 def factorize(params: GMMParams) -> Factors:

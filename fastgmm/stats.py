@@ -97,27 +97,27 @@ def run_pass(
     d4 = -(-d // 4) * 4
     n = X.shape[0] if stop is None else stop
     c64 = factors.default_center() if center is None else np.asarray(center, np.float64)
-    center_x = np.ascontiguousarray(c64, dtype=dtype)
+    center_x = np.array(c64, dtype=dtype, order="C")  # writable: see kernel_args
     mats, vecs, means, const = factors.kernel_args(dtype, center_x.astype(np.float64))
     if shift is None:
         # np.repeat, not broadcast_to: a read-only shift would be a second
         # compiled specialisation of the kernel (seconds of compile time)
         shift_x = means if (center is None and ct != "tied") else np.repeat(center_x[None], C, axis=0)
     else:
-        shift_x = np.ascontiguousarray(shift, dtype=dtype)
+        shift_x = np.array(shift, dtype=dtype, order="C")
     block = _config.block_rows(d, dtype.itemsize)
     empty2 = np.zeros((0, C), dtype)
     kind = KIND[ct]
     args = (
-        sw if sw is not None else _EMPTY_F,
+        _EMPTY_F if sw is None else _writable(sw),
         mats,
         vecs,
         means,
         const,
         shift_x,
         center_x,
-        empty2 if resp_in is None else resp_in,
-        _EMPTY_I if labels_in is None else labels_in,
+        empty2 if resp_in is None else _writable(resp_in),
+        _EMPTY_I if labels_in is None else _writable(labels_in),
         empty2 if resp_out is None else resp_out,
         _EMPTY_F if ll_out is None else ll_out,
         _EMPTY_I if labels_out is None else labels_out,
@@ -164,6 +164,13 @@ def run_pass(
     return SufficientStats(
         nk, s1, s2, shift_x.astype(np.float64), center_x.astype(np.float64), ll, ecl, worst, worsti
     )
+
+
+def _writable(a: np.ndarray) -> np.ndarray:
+    """``a``, or a copy when it is read-only: Numba compiles read-only arrays as a
+    type of their own, and every extra specialisation of the kernel costs seconds
+    of compile time. (Read-only X itself is passed through: it is never copied.)"""
+    return a if a.flags.writeable else a.copy()
 
 
 def _symmetric(lower: np.ndarray) -> np.ndarray:
