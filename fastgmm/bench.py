@@ -177,13 +177,13 @@ def make_data(n: int, d: int, c: int, dtype, seed: int = 0):
 
 
 def _init_covariances(cov, c, covariance_type):
-    d = cov.shape[0]
+    """The shared initial covariance in ``covariance_type``'s shape."""
     return {
-        "full": np.repeat(cov[None], c, axis=0),
-        "tied": cov.copy(),
-        "diag": np.repeat(np.diag(cov)[None], c, axis=0),
-        "spherical": np.full(c, np.diag(cov).mean()),
-    }[covariance_type].reshape({"full": (c, d, d), "tied": (d, d), "diag": (c, d), "spherical": (c,)}[covariance_type])
+        "full": lambda: np.repeat(cov[None], c, axis=0),
+        "tied": cov.copy,
+        "diag": lambda: np.repeat(np.diag(cov)[None], c, axis=0),
+        "spherical": lambda: np.full(c, np.diag(cov).mean()),
+    }[covariance_type]()
 
 
 def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, check_iters=3) -> Result:

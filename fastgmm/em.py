@@ -85,26 +85,14 @@ class Data:
         return self
 
 
-def params_from_labels(
-    data: Data, labels: np.ndarray, n_components: int, covariance_type: str, reg_covar: float
+def params_from_assignments(
+    data: Data, n_components: int, covariance_type: str, reg_covar: float, **given
 ) -> GMMParams:
-    """M-step from hard labels (rows labelled -1 belong to no component)."""
-    d = data.X.shape[1]
+    """M-step from given assignments: ``labels_in`` (hard labels, -1 for rows of
+    no component) or ``resp_in`` (dense (N, C) responsibilities in X's dtype)."""
     mean, _ = data.moments
-    f = factorize(_identity_params(n_components, d, covariance_type))
-    st = run_pass(data.X, data.sw, f, center=mean, labels_in=labels)
-    return m_step(st, covariance_type, reg_covar, data.eps)
-
-
-def params_from_resp(
-    data: Data, resp: np.ndarray, covariance_type: str, reg_covar: float
-) -> GMMParams:
-    """M-step from dense responsibilities (N, C) in X's dtype."""
-    C = resp.shape[1]
-    d = data.X.shape[1]
-    mean, _ = data.moments
-    f = factorize(_identity_params(C, d, covariance_type))
-    st = run_pass(data.X, data.sw, f, center=mean, resp_in=resp)
+    f = factorize(_identity_params(n_components, data.n_features, covariance_type))
+    st = run_pass(data.X, data.sw, f, center=mean, **given)
     return m_step(st, covariance_type, reg_covar, data.eps)
 
 
@@ -130,11 +118,11 @@ def initialize(
     X, sw, n = data.X, data.sw, data.n
     if init_params == "kmeans":
         _, labels = kmeans(X, n_components, rng, sw)
-        return params_from_labels(data, labels, n_components, covariance_type, reg_covar)
+        return params_from_assignments(data, n_components, covariance_type, reg_covar, labels_in=labels)
     if init_params == "random":
         resp = rng.uniform(size=(n, n_components)).astype(X.dtype)
         resp /= resp.sum(axis=1)[:, None]
-        return params_from_resp(data, resp, covariance_type, reg_covar)
+        return params_from_assignments(data, n_components, covariance_type, reg_covar, resp_in=resp)
     if init_params == "random_from_data":
         indices = rng.choice(n, size=n_components, replace=False)
     elif init_params == "k-means++":
@@ -143,7 +131,7 @@ def initialize(
         raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
     labels = np.full(n, -1, np.int64)
     labels[indices] = np.arange(n_components)
-    return params_from_labels(data, labels, n_components, covariance_type, reg_covar)
+    return params_from_assignments(data, n_components, covariance_type, reg_covar, labels_in=labels)
 
 
 def _reseed(

@@ -39,7 +39,7 @@ def kmeans_plusplus(
     first = min(int(np.searchsorted(cum, rng.uniform() * cum[-1], side="right")), n - 1)
     idx = [first]
     mind = np.full(n, np.inf)
-    for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, X[first], mind), chunks):
+    for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], X[first], mind), chunks):
         pass
     n_trials = 2 + int(np.log(n_clusters))
     for _ in range(1, n_clusters):
@@ -62,7 +62,7 @@ def kmeans_plusplus(
             pots += part
         best = int(np.argmin(pots))
         idx.append(int(cand[best]))
-        for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], wv, cands[best], mind), chunks):
+        for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], cands[best], mind), chunks):
             pass
     return np.asarray(idx, dtype=np.int64)
 

@@ -158,9 +158,7 @@ def precisions_from_cholesky(prec_chol: np.ndarray, covariance_type: str) -> np.
 
 def covariances_from_precisions(precisions: np.ndarray, covariance_type: str) -> np.ndarray:
     """Invert precisions (validated positive definite by the caller)."""
-    if covariance_type == "full":
-        return np.linalg.inv(precisions)
-    if covariance_type == "tied":
+    if covariance_type in ("full", "tied"):
         return np.linalg.inv(precisions)
     return 1.0 / precisions
 

@@ -187,7 +187,7 @@ def _init_cases():
                     reason="deliberate difference: for initialisations that label only the "
                     "seed rows, scikit-learn's tied covariance uses the raw X.T @ X of all "
                     "rows (not translation invariant) and its initial weights do not sum to "
-                    "1; fastgmm's are centred and normalised (em.params_from_labels)",
+                    "1; fastgmm's are centred and normalised (em.params_from_assignments)",
                 )]
             yield pytest.param(init, ct, marks=marks, id=f"{init}-{ct}")
 

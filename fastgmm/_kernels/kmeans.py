@@ -17,17 +17,12 @@ def _sqdist(X, n, c):
 
 
 @njit(**JIT)
-def _kpp_update(X, start, stop, sw, center, mind):
-    """``mind = min(mind, ||x - center||^2)`` on rows [start, stop); returns the
-    weighted sum of the new ``mind`` over those rows."""
-    have_w = sw.shape[0] > 0
-    pot = 0.0
+def _kpp_update(X, start, stop, center, mind):
+    """``mind = min(mind, ||x - center||^2)`` on rows [start, stop)."""
     for n in range(start, stop):
         dist = _sqdist(X, n, center)
         if dist < mind[n]:
             mind[n] = dist
-        pot += mind[n] * (sw[n] if have_w else 1.0)
-    return pot
 
 
 @njit(**JIT)
