@@ -5,19 +5,23 @@ copied transposed (d x B) so that every inner loop runs along points and
 vectorises. Per block:
 
 1. E-step, per component: the rows minus the component's mean, ``D = x - mu_k``,
-   then ``Z = L_k^-1 D`` by :func:`_dots` (triangular, 4 rows x 2 columns of
+   then ``Z = L_k^-1 D`` by :func:`_dots` (triangular, 2 rows x 4 columns of
    ``L_k^-1`` per sweep along points) and the Mahalanobis term ``||Z||^2``.
-   'tied' applies the shared factor once per point to ``x - c`` and subtracts
-   ``L^-1 (mu_k - c)``; 'diag'/'spherical' need no factor.
+   For d <= 4 (full) one sweep along points does all of it in registers
+   (:func:`_lp_small`). 'tied' applies the shared factor once per point to
+   ``x - c`` and subtracts ``L^-1 (mu_k - c)``; 'diag'/'spherical' need no
+   factor.
 2. One exp per point and component (``_exp_block``, a branch-free polynomial)
-   and one log per point (``_log_block``), a log-sum-exp that subtracts the maximum, responsibilities and the point's
-   log-likelihood.
+   and one log per point (``_log_block``): a log-sum-exp that subtracts the
+   maximum, the responsibilities and the point's log-likelihood, all in
+   branch-free sweeps along points.
 3. Optional outputs: responsibilities, per-point log-likelihoods, labels.
 4. M-step statistics in float64: ``N_k``, ``sum r w (x - s_k)`` and
    ``sum r w (x - s_k)(x - s_k)^T`` around a per-component shift ``s_k`` (the
    current means), lower triangle only, by :func:`_accumulate`. Second moments
    taken around each component's own mean keep tight components exact wherever
-   they sit. 'tied' pools one second moment around the centre ``c``.
+   they sit. 'tied' pools one second moment around the centre ``c``. For d <= 4
+   (full) the sums stay in registers (:func:`_moments_small`).
 
 Nothing of size N x C is allocated unless the caller passes ``resp_out``.
 """
@@ -190,6 +194,146 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
 
 
 @njit(**JIT)
+def _lp_small(Xt, d, nb, m, A, ck, zero, ssx, out):
+    """``out[b] = ck - ||A (x_b - m)||^2 / 2`` for ``d <= 4`` (full), in one
+    sweep along points with everything in registers. Two variants, d <= 2 and
+    d <= 4: the missing features read as 0 (``Xt`` and ``A`` have zero rows
+    up to 4, and the missing columns of ``A`` and entries of ``m`` are
+    replaced by ``zero``)."""
+    x0 = Xt[0]
+    x1 = Xt[1]
+    m0 = m[0]
+    m1 = m[1] if d > 1 else zero
+    a00 = A[0, 0]
+    a10 = A[1, 0]
+    a11 = A[1, 1] if d > 1 else zero
+    if d <= 2:
+        for b in range(nb):
+            t0 = x0[b] - m0
+            t1 = x1[b] - m1
+            z0 = a00 * t0
+            z1 = a10 * t0 + a11 * t1
+            ssx[b] = z0 * z0 + z1 * z1
+    else:
+        x2 = Xt[2]
+        x3 = Xt[3]
+        m2 = m[2]
+        m3 = m[3] if d > 3 else zero
+        a20 = A[2, 0]
+        a21 = A[2, 1]
+        a22 = A[2, 2]
+        a30 = A[3, 0]
+        a31 = A[3, 1]
+        a32 = A[3, 2]
+        a33 = A[3, 3] if d > 3 else zero
+        for b in range(nb):
+            t0 = x0[b] - m0
+            t1 = x1[b] - m1
+            t2 = x2[b] - m2
+            t3 = x3[b] - m3
+            z0 = a00 * t0
+            z1 = a10 * t0 + a11 * t1
+            z2 = a20 * t0 + a21 * t1 + a22 * t2
+            z3 = a30 * t0 + a31 * t1 + a32 * t2 + a33 * t3
+            ssx[b] = z0 * z0 + z1 * z1 + z2 * z2 + z3 * z3
+    for b in range(nb):
+        out[b] = ck - 0.5 * ssx[b]
+
+
+@njit(**JIT)
+def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
+    """``s1 += sum rw (x - s)`` and the lower triangle of ``s2 += sum rw (x -
+    s)(x - s)^T`` for ``d <= 4`` (full): one sweep along points with the sums
+    in registers; variants and padding as in :func:`_lp_small`."""
+    x0 = Xt[0]
+    x1 = Xt[1]
+    c0 = s[0]
+    c1 = s[1] if d > 1 else zero
+    a0 = zero
+    a1 = zero
+    q00 = zero
+    q10 = zero
+    q11 = zero
+    if d <= 2:
+        for b in range(nb):
+            t0 = x0[b] - c0
+            t1 = x1[b] - c1
+            u0 = rw[b] * t0
+            u1 = rw[b] * t1
+            a0 += u0
+            a1 += u1
+            q00 += u0 * t0
+            q10 += u1 * t0
+            q11 += u1 * t1
+    else:
+        x2 = Xt[2]
+        x3 = Xt[3]
+        c2 = s[2]
+        c3 = s[3] if d > 3 else zero
+        a2 = zero
+        a3 = zero
+        q20 = zero
+        q21 = zero
+        q22 = zero
+        q30 = zero
+        q31 = zero
+        q32 = zero
+        q33 = zero
+        for b in range(nb):
+            t0 = x0[b] - c0
+            t1 = x1[b] - c1
+            t2 = x2[b] - c2
+            t3 = x3[b] - c3
+            u0 = rw[b] * t0
+            u1 = rw[b] * t1
+            u2 = rw[b] * t2
+            u3 = rw[b] * t3
+            a0 += u0
+            a1 += u1
+            a2 += u2
+            a3 += u3
+            q00 += u0 * t0
+            q10 += u1 * t0
+            q11 += u1 * t1
+            q20 += u2 * t0
+            q21 += u2 * t1
+            q22 += u2 * t2
+            q30 += u3 * t0
+            q31 += u3 * t1
+            q32 += u3 * t2
+            q33 += u3 * t3
+        s1[2] += a2
+        s2[2, 0] += q20
+        s2[2, 1] += q21
+        s2[2, 2] += q22
+        if d > 3:
+            s1[3] += a3
+            s2[3, 0] += q30
+            s2[3, 1] += q31
+            s2[3, 2] += q32
+            s2[3, 3] += q33
+    s1[0] += a0
+    s2[0, 0] += q00
+    if d > 1:
+        s1[1] += a1
+        s2[1, 0] += q10
+        s2[1, 1] += q11
+
+
+@njit(**JIT)
+def _transpose(X, b0, nb, d, Xt):
+    """``Xt[:d, :nb] = X[b0:b0 + nb].T`` (d = 2 by a loop LLVM vectorises)."""
+    if d == 2:
+        for b in range(nb):
+            Xt[0, b] = X[b0 + b, 0]
+            Xt[1, b] = X[b0 + b, 1]
+    else:
+        for b in range(nb):
+            for i in range(d):
+                Xt[i, b] = X[b0 + b, i]
+
+
+@njit(**JIT)
 def _chunk_pass(
     kind, X, start, stop, sw, mats, vecs, means, const, shift, center,
     resp_in, lab_in, resp_out, ll_out, lab_out, want_stats, want_ecl, block,
@@ -218,12 +362,13 @@ def _chunk_pass(
     d = X.shape[1]
     C = const.shape[0]
     d4 = -(-d // 4) * 4
+    d2 = d + (d & 1)  # rows of L^-1 computed in pairs
     have_resp = resp_in.shape[0] > 0
     have_lab = lab_in.shape[0] > 0
     need_lp = (not (have_resp or have_lab)) or want_ecl
     have_w = sw.shape[0] > 0
     dt = X.dtype
-    Xt = np.empty((d, block), dt)
+    Xt = np.zeros((d4, block), dt)  # rows d..d4 stay 0 (read by the d <= 4 path)
     D = np.empty((d, block), dt)
     Z = np.zeros((d4, block), dt)
     RD = np.zeros((d4, block), dt)
@@ -246,9 +391,7 @@ def _chunk_pass(
     worsti = start
     for b0 in range(start, stop, block):
         nb = min(block, stop - b0)
-        for b in range(nb):
-            for i in range(d):
-                Xt[i, b] = X[b0 + b, i]
+        _transpose(X, b0, nb, d, Xt)
         if have_w:
             for b in range(nb):
                 w[b] = sw[b0 + b]
@@ -259,7 +402,7 @@ def _chunk_pass(
                     ci = center[i]
                     for b in range(nb):
                         D[i, b] = Xt[i, b] - ci
-                _dots(D, d, nb, mats[0], d4, Z, True)
+                _dots(D, d, nb, mats[0], d2, Z, True)
             for k in range(C):
                 for b in range(nb):
                     ssx[b] = 0.0
@@ -289,12 +432,15 @@ def _chunk_pass(
                         for b in range(nb):
                             t = xi[b] - mi
                             ssx[b] += pi * t * t
+                elif d <= 4:
+                    _lp_small(Xt, d, nb, means[k], mats[k], const[k], zero, ssx, lp[k])
+                    continue
                 else:
                     for i in range(d):
                         mi = means[k, i]
                         for b in range(nb):
                             D[i, b] = Xt[i, b] - mi
-                    _dots(D, d, nb, mats[k], d4, Z, True)
+                    _dots(D, d, nb, mats[k], d2, Z, True)
                     for j in range(d):
                         for b in range(nb):
                             ssx[b] += Z[j, b] * Z[j, b]
@@ -317,13 +463,15 @@ def _chunk_pass(
                 amx[b] = 0
             for k in range(1, C):
                 for b in range(nb):
-                    if lp[k, b] > mx[b]:
-                        mx[b] = lp[k, b]
-                        amx[b] = k
+                    v = lp[k, b]
+                    m = mx[b]
+                    c = v > m
+                    mx[b] = v if c else m
+                    amx[b] = k if c else amx[b]
             for b in range(nb):
                 ssum[b] = 0.0
-                if mx[b] == -np.inf:
-                    mx[b] = 0.0  # every component impossible: caught below
+                m = mx[b]
+                mx[b] = 0.0 if m == -np.inf else m  # every component impossible: caught below
             for k in range(C):
                 for b in range(nb):
                     tx[b] = lp[k, b] - mx[b]
@@ -331,23 +479,39 @@ def _chunk_pass(
                 for b in range(nb):
                     ssum[b] += e[k, b]
             _log_block(ssum, logs, bits, nb)
+            # branch-free sweeps along points; rows whose sum is 0 (every
+            # component impossible) are fixed up afterwards
+            nbad = 0
+            wll = 0.0
+            low = np.inf
             for b in range(nb):
-                if ssum[b] > 0.0:
-                    lse = mx[b] + logs[b]
-                    inv = 1.0 / ssum[b]
-                    for k in range(C):
-                        r[k, b] = e[k, b] * inv
-                else:
-                    lse = -np.inf
-                    for k in range(C):
-                        r[k, b] = 1.0 / C
-                ll_sum += w[b] * lse
-                if lse < worst:
-                    worst = lse
-                    worsti = b0 + b
-                if ll_out.shape[0] > 0:
-                    ll_out[b0 + b] = lse
-                if lab_out.shape[0] > 0:
+                s = ssum[b]
+                ok = s > 0.0
+                lse = mx[b] + logs[b] if ok else -np.inf
+                logs[b] = lse
+                tx[b] = 1.0 / s if ok else 0.0
+                nbad += 0 if ok else 1
+                wll += w[b] * lse
+                low = min(low, lse)
+            ll_sum += wll
+            for k in range(C):
+                for b in range(nb):
+                    r[k, b] = e[k, b] * tx[b]
+            if nbad > 0:
+                for b in range(nb):
+                    if not ssum[b] > 0.0:
+                        for k in range(C):
+                            r[k, b] = 1.0 / C
+            if low < worst:
+                for b in range(nb):
+                    if logs[b] < worst:
+                        worst = logs[b]
+                        worsti = b0 + b
+            if ll_out.shape[0] > 0:
+                for b in range(nb):
+                    ll_out[b0 + b] = logs[b]
+            if lab_out.shape[0] > 0:
+                for b in range(nb):
                     lab_out[b0 + b] = amx[b]
         if want_ecl:
             for b in range(nb):
@@ -384,6 +548,9 @@ def _chunk_pass(
                         s1[k, i] += acc1
                         if kind == DIAG:
                             s2[k, 0, i] += acc2
+                    continue
+                if d <= 4:
+                    _moments_small(Xt, d, nb, rw, shift[k], s1[k], s2[k], zero)
                     continue
                 for i in range(d):
                     si = shift[k, i]
