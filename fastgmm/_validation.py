@@ -7,7 +7,6 @@ import re
 from contextlib import contextmanager
 
 import numpy as np
-from sklearn.utils import check_array
 
 FLOATS = (np.float64, np.float32)
 
@@ -41,7 +40,23 @@ def as_kernel_array(X) -> np.ndarray:
 
 def check_X(X, name: str = "X", min_samples: int = 1, dtype=FLOATS) -> np.ndarray:
     """A 2-D, finite, C-contiguous float32/float64 array (ints, bools, lists,
-    DataFrames, memmaps and slices are converted)."""
+    DataFrames, memmaps and slices are converted).
+
+    A finite float32/float64 ndarray of the right shape takes a fast path
+    that does not import scikit-learn; anything else goes through
+    scikit-learn's ``check_array`` (its conversions and messages).
+    """
+    if (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in (dtype if isinstance(dtype, tuple) else (dtype,))
+        and X.shape[0] >= max(1, min_samples)
+        and X.shape[1] >= 1
+        and np.isfinite(X).all()
+    ):
+        return as_kernel_array(X)
+    from sklearn.utils import check_array
+
     with naming(name):
         X = check_array(
             X,
@@ -60,6 +75,8 @@ def check_sample_weight(sample_weight, n_samples: int) -> np.ndarray | None:
         return None
     if isinstance(sample_weight, numbers.Real):
         sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    from sklearn.utils import check_array
+
     with naming("sample_weight"):
         sw = check_array(
             sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight", order="C"

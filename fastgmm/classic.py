@@ -11,8 +11,9 @@ collapsing components.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
-from sklearn.utils import check_random_state
 
 from ._validation import _has_complex, check_param_array, check_spd, check_weights, check_X, naming
 from .em import Data, FitFailedError, _Collapsed, em_run
@@ -215,7 +216,7 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
         np.isfinite(rtol) and rtol >= 0
     ):
         raise ValueError(f"rtol must be a non-negative number, got {rtol!r}")
-    rng = check_random_state(random_state)
+    rng = _check_random_state(random_state)
     data = Data(X)
     _, cov = data.moments
     best = None
@@ -239,3 +240,14 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
         raise FitFailedError("train_EM failed: every restart collapsed; use fewer components (C)")
     loss, p = best
     return loss, p.weights, p.means, _symmetrize(p.covariances)
+
+
+def _check_random_state(seed) -> np.random.RandomState:
+    """scikit-learn's ``check_random_state``, without importing scikit-learn."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral):
+        return np.random.RandomState(seed)
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"random_state: {seed!r} cannot be used to seed a numpy.random.RandomState instance")

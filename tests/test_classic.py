@@ -423,3 +423,54 @@ def test_train_em_bad_arguments(X, kwargs, name):
 def test_public_names():
     for name in ("E_step", "M_step", "compute_vlb", "train_EM"):
         assert getattr(fastgmm, name) is getattr(fastgmm.classic, name)
+
+
+# ------------------------------------------------------------------ light import
+def test_classic_api_does_not_import_sklearn(samples, tmp_path):
+    """``import fastgmm`` and ``train_EM`` stay off scikit-learn's import (about
+    2 s); the estimator still loads it on first use."""
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "X.npy", samples["data"])
+    code = (
+        "import sys, numpy as np, fastgmm\n"
+        f"X = np.load({str(tmp_path / 'X.npy')!r})\n"
+        "fastgmm.train_EM(X, 3, max_iter=5, restarts=2, random_state=0)\n"
+        "assert 'sklearn' not in sys.modules, 'train_EM imported sklearn'\n"
+        "fastgmm.GaussianMixture\n"
+        "assert 'sklearn' in sys.modules\n"
+        "assert 'GaussianMixture' in dir(fastgmm)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 7, "state"])
+def test_check_random_state_matches_sklearn(seed):
+    from sklearn.utils import check_random_state
+
+    from fastgmm.classic import _check_random_state
+
+    if seed == "state":
+        state = np.random.RandomState(3)
+        assert _check_random_state(state) is state
+        return
+    a = _check_random_state(seed)
+    b = check_random_state(seed)
+    assert type(a) is type(b)
+    if seed is None:
+        assert a is b  # numpy's global RandomState
+    else:
+        assert_array_equal(a.randint(1000, size=5), b.randint(1000, size=5))
+
+
+@pytest.mark.parametrize("bad", ["seed", 1.5, np.random.default_rng(0)])
+def test_check_random_state_rejects_like_sklearn(bad):
+    from sklearn.utils import check_random_state
+
+    from fastgmm.classic import _check_random_state
+
+    with pytest.raises(ValueError, match="cannot be used to seed"):
+        check_random_state(bad)
+    with pytest.raises(ValueError, match="random_state: .* cannot be used to seed"):
+        _check_random_state(bad)
