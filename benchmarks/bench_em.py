@@ -149,3 +149,22 @@ from fastgmm import GaussianMixture
 X = np.random.RandomState(0).rand(280, 2)
 GaussianMixture(3, random_state=0).fit(X)
 """
+
+    def timeraw_cold_first_train_EM(self):
+        return """
+import os
+os.environ["FASTGMM_NO_CACHE"] = "1"
+import numpy as np
+from fastgmm import train_EM
+X = np.random.RandomState(0).rand(280, 2)
+train_EM(X, 3, random_state=0)
+"""
+
+    def timeraw_warm_first_train_EM(self):
+        # the classic API does not import scikit-learn
+        return """
+import numpy as np
+from fastgmm import train_EM
+X = np.random.RandomState(0).rand(280, 2)
+train_EM(X, 3, random_state=0)
+"""
