@@ -43,8 +43,10 @@ def check_X(X, name: str = "X", min_samples: int = 1, dtype=FLOATS) -> np.ndarra
     DataFrames, memmaps and slices are converted).
 
     A finite float32/float64 ndarray of the right shape takes a fast path
-    that does not import scikit-learn; anything else goes through
-    scikit-learn's ``check_array`` (its conversions and messages).
+    that does not import scikit-learn (finiteness from the sum, as
+    scikit-learn checks it, without an N x d temporary); anything else,
+    including a sum that overflows, goes through scikit-learn's
+    ``check_array`` (its conversions and messages).
     """
     if (
         type(X) is np.ndarray
@@ -52,7 +54,7 @@ def check_X(X, name: str = "X", min_samples: int = 1, dtype=FLOATS) -> np.ndarra
         and X.dtype in (dtype if isinstance(dtype, tuple) else (dtype,))
         and X.shape[0] >= max(1, min_samples)
         and X.shape[1] >= 1
-        and np.isfinite(X).all()
+        and np.isfinite(np.sum(X, dtype=np.float64))  # no N x d temporary
     ):
         return as_kernel_array(X)
     from sklearn.utils import check_array

@@ -35,21 +35,17 @@ def kmeans_plusplus(
     wv = _sw(sw)
     # every draw is a uniform number mapped through the cumulative weights, so
     # integer weights draw the same points as repeated rows would
-    cum = np.cumsum(np.ones(n) if sw is None else sw)
-    first = min(int(np.searchsorted(cum, rng.uniform() * cum[-1], side="right")), n - 1)
+    first = _draw(np.ones(n) if sw is None else sw, chunks, rng, 1)[0]
     idx = [first]
     mind = np.full(n, np.inf)
     for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], X[first], mind), chunks):
         pass
     n_trials = 2 + int(np.log(n_clusters))
     for _ in range(1, n_clusters):
-        cum = np.cumsum(mind if sw is None else mind * sw)
-        if not cum[-1] > 0:  # every point already a centre: pick any unused row
+        cand = _draw(mind, chunks, rng, n_trials, sw)
+        if not cand:  # every point already a centre: pick any unused row
             rest = np.setdiff1d(np.arange(n), idx)
             cand = [int(rng.choice(rest))] if rest.size else [int(rng.randint(n))]
-        else:
-            u = rng.uniform(size=n_trials) * cum[-1]
-            cand = np.minimum(np.searchsorted(cum, u, side="right"), n - 1).tolist()
         cands = np.ascontiguousarray(X[cand])
 
         def trial(c):
@@ -65,6 +61,25 @@ def kmeans_plusplus(
         for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], cands[best], mind), chunks):
             pass
     return np.asarray(idx, dtype=np.int64)
+
+
+def _draw(p: np.ndarray, chunks, rng, size: int, sw: np.ndarray | None = None) -> list[int]:
+    """``size`` rows drawn with probability proportional to ``p * sw``: each
+    uniform number goes through the cumulative sums, taken chunk by chunk so
+    that no second array of N values is held. Empty (and no number drawn) when
+    the total is 0."""
+    sums = np.array([(p[lo:hi] if sw is None else p[lo:hi] * sw[lo:hi]).sum() for lo, hi in chunks])
+    ends = np.cumsum(sums)
+    if not ends[-1] > 0:
+        return []
+    out = []
+    for v in rng.uniform(size=size) * ends[-1]:
+        j = min(int(np.searchsorted(ends, v, side="right")), len(chunks) - 1)
+        lo, hi = chunks[j]
+        part = p[lo:hi] if sw is None else p[lo:hi] * sw[lo:hi]
+        cum = np.cumsum(part) + (ends[j - 1] if j else 0.0)
+        out.append(min(lo + int(np.searchsorted(cum, v, side="right")), hi - 1))
+    return out
 
 
 def kmeans(
