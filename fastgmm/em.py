@@ -88,8 +88,8 @@ class Data:
 def params_from_assignments(
     data: Data, n_components: int, covariance_type: str, reg_covar: float, **given
 ) -> GMMParams:
-    """M-step from given assignments: ``labels_in`` (hard labels, -1 for rows of
-    no component) or ``resp_in`` (dense (N, C) responsibilities in X's dtype)."""
+    """M-step from given assignments: ``labels_in`` (hard int32 labels, -1 for
+    rows of no component) or ``resp_in`` (dense (N, C) responsibilities in X's dtype)."""
     mean, _ = data.moments
     f = factorize(_identity_params(n_components, data.n_features, covariance_type))
     st = run_pass(data.X, data.sw, f, center=mean, **given)
@@ -129,7 +129,7 @@ def initialize(
         indices = kmeans_plusplus(X, n_components, rng, sw)
     else:  # pragma: no cover - validated by callers
         raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
-    labels = np.full(n, -1, np.int64)
+    labels = np.full(n, -1, np.int32)
     labels[indices] = np.arange(n_components)
     return params_from_assignments(data, n_components, covariance_type, reg_covar, labels_in=labels)
 

@@ -35,9 +35,10 @@ def kmeans_plusplus(
     wv = _sw(sw)
     # every draw is a uniform number mapped through the cumulative weights, so
     # integer weights draw the same points as repeated rows would
-    first = _draw(np.ones(n) if sw is None else sw, chunks, rng, 1)[0]
+    first = _draw(sw, chunks, rng, 1)[0]  # p = None: uniform (no N ones)
     idx = [first]
-    mind = np.full(n, np.inf)
+    # float32 distances: one 4-byte value per row is the initialiser's memory
+    mind = np.full(n, np.inf, np.float32)
     for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], X[first], mind), chunks):
         pass
     n_trials = 2 + int(np.log(n_clusters))
@@ -63,12 +64,17 @@ def kmeans_plusplus(
     return np.asarray(idx, dtype=np.int64)
 
 
-def _draw(p: np.ndarray, chunks, rng, size: int, sw: np.ndarray | None = None) -> list[int]:
-    """``size`` rows drawn with probability proportional to ``p * sw``: each
-    uniform number goes through the cumulative sums, taken chunk by chunk so
-    that no second array of N values is held. Empty (and no number drawn) when
-    the total is 0."""
-    sums = np.array([(p[lo:hi] if sw is None else p[lo:hi] * sw[lo:hi]).sum() for lo, hi in chunks])
+def _draw(p: np.ndarray | None, chunks, rng, size: int, sw: np.ndarray | None = None) -> list[int]:
+    """``size`` rows drawn with probability proportional to ``p * sw`` (``p``
+    None: 1): each uniform number goes through the cumulative sums, taken
+    chunk by chunk so that no second array of N values is held. Empty (and no
+    number drawn) when the total is 0."""
+
+    def part(lo, hi):
+        q = np.ones(hi - lo) if p is None else p[lo:hi].astype(np.float64)
+        return q if sw is None else q * sw[lo:hi]
+
+    sums = np.array([part(lo, hi).sum() for lo, hi in chunks])
     ends = np.cumsum(sums)
     if not ends[-1] > 0:
         return []
@@ -76,8 +82,7 @@ def _draw(p: np.ndarray, chunks, rng, size: int, sw: np.ndarray | None = None) -
     for v in rng.uniform(size=size) * ends[-1]:
         j = min(int(np.searchsorted(ends, v, side="right")), len(chunks) - 1)
         lo, hi = chunks[j]
-        part = p[lo:hi] if sw is None else p[lo:hi] * sw[lo:hi]
-        cum = np.cumsum(part) + (ends[j - 1] if j else 0.0)
+        cum = np.cumsum(part(lo, hi)) + (ends[j - 1] if j else 0.0)
         out.append(min(lo + int(np.searchsorted(cum, v, side="right")), hi - 1))
     return out
 
@@ -90,7 +95,8 @@ def kmeans(
     max_iter: int = 20,
     tol: float = 1e-4,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted Lloyd k-means from k-means++ seeds: ``(centres, labels)``.
+    """Weighted Lloyd k-means from k-means++ seeds: ``(centres, labels)``, the
+    labels int32.
 
     Stops when no label changes, when the centres move less than ``tol`` times
     the data's mean variance (scikit-learn's rule), or after ``max_iter``
@@ -101,7 +107,7 @@ def kmeans(
     wv = _sw(sw)
     centers = np.ascontiguousarray(X[kmeans_plusplus(X, n_clusters, rng, sw)], dtype=np.float64)
     var = np.var(X[: min(n, 100_000)], axis=0, dtype=np.float64).mean()
-    labels = np.full(n, -1, np.int64)
+    labels = np.full(n, -1, np.int32)
     cx = centers.astype(X.dtype)
     for _ in range(max_iter):
         cx = np.ascontiguousarray(centers, dtype=X.dtype)

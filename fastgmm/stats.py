@@ -56,6 +56,7 @@ class SufficientStats:
 
 
 _EMPTY_I = np.zeros(0, np.int64)
+_EMPTY_I32 = np.zeros(0, np.int32)
 _EMPTY_F = np.zeros(0, np.float64)
 
 
@@ -117,7 +118,8 @@ def run_pass(
         shift_x,
         center_x,
         empty2 if resp_in is None else _writable(resp_in),
-        _EMPTY_I if labels_in is None else _writable(labels_in),
+        # input labels as int32 (half the memory of an N-row int64 array)
+        _EMPTY_I32 if labels_in is None else _writable(np.asarray(labels_in, np.int32)),
         empty2 if resp_out is None else resp_out,
         _EMPTY_F if ll_out is None else ll_out,
         _EMPTY_I if labels_out is None else labels_out,

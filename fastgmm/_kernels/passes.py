@@ -348,7 +348,7 @@ def _chunk_pass(
     (C, d) the points the statistics are taken around; ``center`` (d,). These,
     X, ``resp_in`` and ``resp_out`` share X's dtype. ``sw``, ``const`` (C,
     ``log w_k + log|L_k^-1| - d log(2 pi)/2``) and ``ll_out`` are float64,
-    ``lab_in``/``lab_out`` int64. An optional input or output has 0 rows.
+    ``lab_in`` int32, ``lab_out`` int64. An optional input or output has 0 rows.
 
     Accumulates into float64 ``nk`` (C,), ``s1`` (C, d) and ``s2``: (C, d4, d)
     lower triangles for 'full', (1, d4, d) pooled around ``center`` for 'tied',
