@@ -503,3 +503,34 @@ def test_kernel_specialisations_stay_few():
         bad = [(i, str(t)) for i, t in enumerate(sig)
                if i != 1 and ("readonly" in str(t) or ", A)" in str(t) or ", F)" in str(t))]
         assert not bad, bad
+
+
+# ------------------------------------------------------------ polynomial exp/log
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_exp_and_log_polynomials_match_numpy(dtype):
+    """The kernels' own exp (for t <= 0) and log (for s in [1, C]) against
+    NumPy's, in float64 and float32; exp underflows to exactly 0."""
+    from fastgmm._kernels.passes import _exp32, _exp64, _log32, _log64
+
+    exp, log = (_exp64, _log64) if dtype == np.float64 else (_exp32, _log32)
+    ulp = np.finfo(dtype).eps
+    rng = np.random.RandomState(0)
+    t = np.concatenate([-rng.exponential(20.0, 3000), [0.0, -1e-30, -0.5, -700.0, -1e4, -np.inf]]).astype(dtype)
+    out = np.empty_like(t)
+    bits = np.empty(len(t), np.int64)
+    exp(t, out, bits, len(t))
+    ref = np.exp(t.astype(np.float64))
+    tiny = np.finfo(dtype).tiny
+    normal = ref > 1e3 * tiny
+    # relative error within (4 + |t|) ulp: reassociation under fastmath may fold
+    # the two-constant ln 2 reduction, an error that grows with |t| (at most
+    # 8e-14 near the underflow in float64, far below what a responsibility of
+    # that size could show)
+    err = np.abs(out[normal] - ref[normal]) / ref[normal]
+    assert np.all(err <= (4 + np.abs(t[normal].astype(np.float64))) * ulp), err.max()
+    assert np.all(out[ref < tiny * 1e-3] == 0.0)
+    assert out[-1] == 0.0  # exp(-inf)
+    s = np.concatenate([1.0 + 63.0 * rng.rand(3000), [1.0, 2.0, np.sqrt(2.0), 64.0]]).astype(dtype)
+    out = np.empty_like(s)
+    log(s, out, bits, len(s))
+    assert_allclose(out, np.log(s.astype(np.float64)), rtol=0, atol=4 * ulp * np.log(64.0))
