@@ -19,7 +19,9 @@ class SufficientStats:
     ``nk`` (C,); ``s1`` (C, d) = sum r w (x - shift_k); ``s2`` the second
     moments: (C, d, d) around each ``shift_k`` for 'full', one pooled (d, d)
     around ``center`` for 'tied' (whose shift is the centre for every
-    component), (C, d) per feature around ``shift_k`` for 'diag'/'spherical';
+    component), (C, d) per feature around ``shift_k`` for 'diag' (for
+    'spherical' only the row sums count: a pass may put each row's sum in its
+    first column);
     ``ll`` the weighted sum of per-point log-likelihoods; ``ecl`` the weighted
     sum of ``r log(w_k N(x|k))`` when asked for; and the least likely point
     seen. Statistics of disjoint row blocks (same parameters, shift and centre)
@@ -85,9 +87,11 @@ def run_pass(
     chunk order, so the result does not depend on the thread count.
 
     ``center`` defaults to the weighted mean of the means. ``shift`` (C, d), the
-    points the statistics are taken around, defaults to the means for
-    'full'/'diag'/'spherical' and to the centre for 'tied'; when only
-    ``center`` is given, it is the shift of every component. Optional arrays
+    points the statistics are taken around, defaults to the means for 'full',
+    to :meth:`Factors.implicit_shift` (the means to within one rounding) for
+    'diag'/'spherical' and to the centre for 'tied'; when only ``center`` is
+    given, it is the shift of every component. The result's ``shift`` says
+    which points were used. Optional arrays
     must already have the kernel's dtypes and cover all rows of ``X``.
     ``parallel=False`` runs the chunks on the calling thread (dask tasks).
     """
@@ -100,12 +104,19 @@ def run_pass(
     c64 = factors.default_center() if center is None else np.asarray(center, np.float64)
     center_x = np.array(c64, dtype=dtype, order="C")  # writable: see kernel_args
     mats, vecs, means, const = factors.kernel_args(dtype, center_x.astype(np.float64))
-    if shift is None:
+    shift64 = None
+    if shift is None and center is None and ct in ("diag", "spherical"):
+        # no shift: the kernel takes the statistics around its own b/a
+        shift_x = np.zeros((0, d), dtype)
+        shift64 = factors.implicit_shift(dtype)
+    elif shift is None:
         # np.repeat, not broadcast_to: a read-only shift would be a second
         # compiled specialisation of the kernel (seconds of compile time)
         shift_x = means if (center is None and ct != "tied") else np.repeat(center_x[None], C, axis=0)
     else:
         shift_x = np.array(shift, dtype=dtype, order="C")
+    if shift64 is None:
+        shift64 = shift_x.astype(np.float64)
     block = _config.block_rows(d, dtype.itemsize)
     empty2 = np.zeros((0, C), dtype)
     kind = KIND[ct]
@@ -164,7 +175,7 @@ def run_pass(
     else:
         s2 = s2[:, 0, :]
     return SufficientStats(
-        nk, s1, s2, shift_x.astype(np.float64), center_x.astype(np.float64), ll, ecl, worst, worsti
+        nk, s1, s2, shift64, center_x.astype(np.float64), ll, ecl, worst, worsti
     )
 
 

@@ -465,16 +465,21 @@ def test_real_weights_match_naive(dtype, ct):
 
 
 # ------------------------------------------------------- heterogeneous scales
+@pytest.mark.parametrize("offset", [0.0, 1e3])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("ct", ["full", "diag"])
-def test_tight_component_next_to_wide_one(dtype, ct):
-    """A component with sd 1e-3 at distance 10 from one with sd 1: each
-    component's covariance is accurate relative to its own scale, and so is the
-    per-point log-likelihood."""
+@pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
+def test_tight_component_next_to_wide_one(dtype, ct, offset):
+    """A component with sd 1e-3 at distance 10 from one with sd 1, near the
+    origin or 1e3 away from it: each component's covariance is accurate
+    relative to its own scale, and so is the per-point log-likelihood."""
     rng = np.random.RandomState(0)
-    means = np.array([[0.0, 0.0], [10.0, 0.0]])
+    means = np.array([[0.0, 0.0], [10.0, 0.0]]) + offset
     var = np.array([1e-6, 1.0])
-    cov = np.stack([v * np.eye(2) for v in var]) if ct == "full" else np.repeat(var[:, None], 2, axis=1)
+    cov = {
+        "full": np.stack([v * np.eye(2) for v in var]),
+        "diag": np.repeat(var[:, None], 2, axis=1),
+        "spherical": var,
+    }[ct]
     p = GMMParams(np.array([0.5, 0.5]), means, cov, ct)
     X = np.ascontiguousarray(naive.sample_mixture(rng, 500, p.weights, means, cov, ct).astype(dtype))
     X64 = X.astype(np.float64)
@@ -485,6 +490,7 @@ def test_tight_component_next_to_wide_one(dtype, ct):
     _, m, c = naive.m_step(X64, resp, ct, 0.0, eps=eps_of(dtype))
     assert_allclose(ll, ref_ll, rtol=TOL[dtype], atol=TOL[dtype])
     assert_allclose(new.means, m, rtol=TOL[dtype], atol=TOL[dtype] * 10.0)
+    assert_allclose(st.s1.sum(axis=1) / st.nk + st.shift.sum(axis=1), m.sum(axis=1), rtol=TOL[dtype])
     for k in range(2):
         assert_allclose(new.covariances[k], c[k], rtol=TOL[dtype], atol=TOL[dtype] * var[k], err_msg=f"component {k}")
 
@@ -518,7 +524,15 @@ def test_exp_and_log_polynomials_match_numpy(dtype):
     t = np.concatenate([-rng.exponential(20.0, 3000), [0.0, -1e-30, -0.5, -700.0, -1e4, -np.inf]]).astype(dtype)
     out = np.empty_like(t)
     bits = np.empty(len(t), np.int64)
-    exp(t, out, bits, len(t))
+    # the fused subtraction (exp(t - m)) and running sum (acc += out)
+    m = np.full(len(t), 2.0, dtype)
+    acc = np.full(len(t), 0.5, dtype)
+    exp(t + m, m, out, acc, bits, len(t))
+    shifted = out.copy()
+    assert np.array_equal(acc, (0.5 + shifted).astype(dtype))
+    zero = np.zeros(len(t), dtype)
+    exp(t, zero, out, acc, bits, len(t))
+    assert_allclose(shifted, out, rtol=8 * ulp, atol=0)
     ref = np.exp(t.astype(np.float64))
     tiny = np.finfo(dtype).tiny
     normal = ref > 1e3 * tiny

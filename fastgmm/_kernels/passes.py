@@ -9,8 +9,9 @@ vectorises. Per block:
    ``L_k^-1`` per sweep along points) and the Mahalanobis term ``||Z||^2``.
    For d <= 4 (full) one sweep along points does all of it in registers
    (:func:`_lp_small`). 'tied' applies the shared factor once per point to
-   ``x - c`` and subtracts ``L^-1 (mu_k - c)``; 'diag'/'spherical' need no
-   factor.
+   ``x - c`` and subtracts ``L^-1 (mu_k - c)``; 'diag'/'spherical' compute
+   ``t = a x - b`` per feature by one fused multiply-add (``a`` the square
+   root of the precision, ``b = a mu`` rounded once: ``t = a (x - b/a)``).
 2. One exp per point and component (``_exp_block``, a branch-free polynomial)
    and one log per point (``_log_block``): a log-sum-exp that subtracts the
    maximum, the responsibilities and the point's log-likelihood, all in
@@ -21,7 +22,10 @@ vectorises. Per block:
    current means), lower triangle only, by :func:`_accumulate`. Second moments
    taken around each component's own mean keep tight components exact wherever
    they sit. 'tied' pools one second moment around the centre ``c``. For d <= 4
-   (full) the sums stay in registers (:func:`_moments_small`).
+   (full) the sums stay in registers (:func:`_moments_small`). 'diag' and
+   'spherical' take their moments of ``t`` around ``b/a`` when no shift is
+   given (0 rows), which is exact for the same reason; 'spherical' then needs
+   only ``sum r ||t||^2``, the E-step's own sums, for its second moment.
 
 Nothing of size N x C is allocated unless the caller passes ``resp_out``.
 """
@@ -36,6 +40,7 @@ from .._config import JIT
 FULL = 0
 TIED = 1
 DIAG = 2
+SPHER = 3
 
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -43,8 +48,9 @@ _LOG2E = 1.4426950408889634
 
 
 @njit(**JIT)
-def _exp64(t, out, bits, n):
-    """``out[:n] = exp(t[:n])`` for ``t <= 0``; 0 below -708 (and for NaN).
+def _exp64(t, m, out, acc, bits, n):
+    """``out[:n] = exp(t[:n] - m[:n])`` for ``t <= m``, and ``acc[:n] += out[:n]``;
+    0 below -708 (and for NaN).
 
     Range reduction by ln 2, a degree-12 Taylor polynomial on |r| <= ln2/2,
     and 2^k built from its exponent bits in ``bits`` (an int64 buffer viewed
@@ -52,10 +58,11 @@ def _exp64(t, out, bits, n):
     may fold the two-constant reduction; tested), two branch-free loops
     without a libm call,
     measured 2.5x faster than ``np.exp`` per element here (``t`` may be
-    ``out``, but that halves the speed).
+    ``out``, but that halves the speed). The subtraction and the sum ride along
+    in the two loops: no sweep of their own.
     """
     for i in range(n):
-        x = t[i]
+        x = t[i] - m[i]
         ok = x >= -708.0
         xc = x if ok else 0.0
         k = np.floor(xc * _LOG2E + 0.5)
@@ -66,7 +73,9 @@ def _exp64(t, out, bits, n):
         bits[i] = ((np.int64(k) + 1023) << 52) if ok else 0
     scale = bits.view(np.float64)
     for i in range(n):
-        out[i] *= scale[i]
+        v = out[i] * scale[i]
+        out[i] = v
+        acc[i] += v
 
 
 _SQRT2 = 1.4142135623730951
@@ -118,13 +127,13 @@ _FL3, _FL5, _FL7, _FL9 = _FL
 
 
 @njit(**JIT)
-def _exp32(t, out, bits, n):
+def _exp32(t, m, out, acc, bits, n):
     """float32 :func:`_exp64`: degree-7 polynomial (about 1 ulp), 2^k from
     int32 exponent bits (``bits`` is an int64 buffer of at least n/2); 0
     below -87."""
     b32 = bits.view(np.int32)
     for i in range(n):
-        x = t[i]
+        x = t[i] - m[i]
         ok = x >= _FMIN
         xc = x if ok else _F0
         k = np.floor(xc * _FLOG2E + _FHALF)
@@ -133,7 +142,9 @@ def _exp32(t, out, bits, n):
         b32[i] = ((np.int32(k) + np.int32(127)) << np.int32(23)) if ok else np.int32(0)
     scale = b32.view(np.float32)
     for i in range(n):
-        out[i] *= scale[i]
+        v = out[i] * scale[i]
+        out[i] = v
+        acc[i] += v
 
 
 @njit(**JIT)
@@ -157,8 +168,8 @@ def _log32(s, out, bits, n):
         out[i] = e * _FLN2 + _F2 * t * p
 
 
-def _exp_block(t, out, bits, n):
-    """``out[:n] = exp(t[:n])`` in the arrays' dtype (:func:`_exp64`,
+def _exp_block(t, m, out, acc, bits, n):
+    """``out[:n] = exp(t[:n] - m[:n]); acc[:n] += out[:n]`` in the arrays' dtype (:func:`_exp64`,
     :func:`_exp32`); callable from compiled code only."""
     raise NotImplementedError("_exp_block is compiled code only")
 
@@ -170,10 +181,10 @@ def _log_block(s, out, bits, n):
 
 
 @overload(_exp_block, jit_options=JIT)
-def _exp_block_impl(t, out, bits, n):
+def _exp_block_impl(t, m, out, acc, bits, n):
     if t.dtype == types.float32:
-        return lambda t, out, bits, n: _exp32(t, out, bits, n)
-    return lambda t, out, bits, n: _exp64(t, out, bits, n)
+        return lambda t, m, out, acc, bits, n: _exp32(t, m, out, acc, bits, n)
+    return lambda t, m, out, acc, bits, n: _exp64(t, m, out, acc, bits, n)
 
 
 @overload(_log_block, jit_options=JIT)
@@ -446,16 +457,19 @@ def _chunk_pass(
 
     Parameters (all C-contiguous): ``mats`` (K, d4, d) the lower-triangular
     ``L^-1`` per component ('full'; one for 'tied'; K = 0 for 'diag'), rows
-    padded with zeros to d4 (d rounded up to 4); ``vecs`` (C, d): 'tied'
-    ``L^-1 (mu_k - c)``, 'diag' the precisions; ``means`` (C, d); ``shift``
-    (C, d) the points the statistics are taken around; ``center`` (d,). These,
+    padded with zeros to d4 (d rounded up to 4); ``vecs``: 'tied' (C, d)
+    ``L^-1 (mu_k - c)``, 'diag'/'spherical' (2C, d) the square roots ``a`` of
+    the precisions over ``b = a mu``; ``means`` (C, d); ``shift`` (C, d) the
+    points the statistics are taken around ('diag'/'spherical': 0 rows for
+    ``b/a``); ``center`` (d,). These,
     X, ``resp_in`` and ``resp_out`` share X's dtype. ``sw``, ``const`` (C,
     ``log w_k + log|L_k^-1| - d log(2 pi)/2``) and ``ll_out`` are float64,
     ``lab_in`` int32, ``lab_out`` int64. An optional input or output has 0 rows.
 
     Accumulates into float64 ``nk`` (C,), ``s1`` (C, d) and ``s2``: (C, d4, d)
     lower triangles for 'full', (1, d4, d) pooled around ``center`` for 'tied',
-    (C, 1, d) per feature for 'diag'. Returns ``(ll_sum, ecl_sum, worst_ll,
+    (C, 1, d) per feature for 'diag' and 'spherical' (whose sum over features
+    may sit in the first column). Returns ``(ll_sum, ecl_sum, worst_ll,
     worst_index)``.
 
     Serial and ``nogil``: :func:`fastgmm.stats.run_pass` runs fixed chunks of
@@ -469,16 +483,24 @@ def _chunk_pass(
     have_lab = lab_in.shape[0] > 0
     need_lp = (not (have_resp or have_lab)) or want_ecl
     have_w = sw.shape[0] > 0
+    # 'diag'/'spherical' with no shift given: statistics around the E-step's b/a
+    implicit = kind >= DIAG and shift.shape[0] == 0
+    # 'spherical' second moments from the E-step's sums (when it ran this pass)
+    spher = kind == SPHER and implicit and need_lp
     dt = X.dtype
-    Xt = np.zeros((d4, block), dt)  # rows d..d4 stay 0 (read by the d <= 4 path)
-    D = np.empty((d, block), dt)
-    Z = np.zeros((d4, block), dt)
-    RD = np.zeros((d4, block), dt)
+    # rows of the d x block work arrays are padded by one cache line: with a
+    # power-of-two stride their rows would share a few L1 sets
+    ld = block + 64 // X.itemsize
+    Xt = np.zeros((d4, ld), dt)  # rows d..d4 stay 0 (read by the d <= 4 path)
+    D = np.empty((d, ld), dt)
+    Z = np.zeros((d4, ld), dt)
+    RD = np.zeros((d4, ld), dt)
     # log-probabilities, responsibilities and the log-sum-exp in X's dtype:
     # float32 data runs them at twice the vector width
-    lp = np.zeros((C, block), dt)
-    r = np.empty((C, block), dt)
-    e = np.empty((C, block), dt)
+    lp = np.zeros((C, ld), dt)
+    r = np.empty((C, ld), dt)
+    e = np.empty((C, ld), dt)
+    sq = np.empty((C if kind >= DIAG else 0, ld), dt)  # Mahalanobis sums per component
     rw = np.empty(block, dt)
     mx = np.empty(block, dt)
     amx = np.zeros(block, np.int64)
@@ -490,6 +512,8 @@ def _chunk_pass(
     tx = np.empty(block, dt)
     logs = np.empty(block, dt)
     w = np.ones(block)
+    fw = np.empty(block, dt)  # per-point factor of the statistics' weights
+    need_r = resp_out.shape[0] > 0 or want_ecl
     ll_sum = 0.0
     ecl_sum = 0.0
     worst = np.inf
@@ -517,26 +541,35 @@ def _chunk_pass(
                         for b in range(nb):
                             t = Z[j, b] - yk
                             ssx[b] += t * t
-                elif kind == DIAG:
-                    # two features per sweep along points: half the traffic on ssx
+                elif kind >= DIAG:
+                    # t = a x - b = a (x - b/a) by one fused multiply-add per
+                    # feature (b = a m rounded once: the shift b/a is the mean
+                    # to within one rounding), two features per sweep
+                    sk = sq[k]
+                    for b in range(nb):
+                        sk[b] = 0.0
                     for i in range(0, d - 1, 2):
-                        mi = means[k, i]
-                        pi = vecs[k, i]
-                        mj = means[k, i + 1]
-                        pj = vecs[k, i + 1]
+                        ai = vecs[k, i]
+                        bi = vecs[C + k, i]
+                        aj = vecs[k, i + 1]
+                        bj = vecs[C + k, i + 1]
                         xi = Xt[i]
                         xj = Xt[i + 1]
                         for b in range(nb):
-                            t = xi[b] - mi
-                            u = xj[b] - mj
-                            ssx[b] += pi * t * t + pj * u * u
+                            t = ai * xi[b] - bi
+                            u = aj * xj[b] - bj
+                            sk[b] += t * t + u * u
                     if d % 2 == 1:
-                        mi = means[k, d - 1]
-                        pi = vecs[k, d - 1]
+                        ai = vecs[k, d - 1]
+                        bi = vecs[C + k, d - 1]
                         xi = Xt[d - 1]
                         for b in range(nb):
-                            t = xi[b] - mi
-                            ssx[b] += pi * t * t
+                            t = ai * xi[b] - bi
+                            sk[b] += t * t
+                    ck = const[k]
+                    for b in range(nb):
+                        lp[k, b] = ck - 0.5 * sk[b]
+                    continue
                 elif d <= 4:
                     _lp_small(Xt, d, nb, means[k], mats[k], const[k], zero, ssx, lp[k])
                     continue
@@ -578,11 +611,7 @@ def _chunk_pass(
                 m = mx[b]
                 mx[b] = zero if m == -np.inf else m  # every component impossible: caught below
             for k in range(C):
-                for b in range(nb):
-                    tx[b] = lp[k, b] - mx[b]
-                _exp_block(tx, e[k], bits, nb)  # not in place: 2x faster
-                for b in range(nb):
-                    ssum[b] += e[k, b]
+                _exp_block(lp[k], mx, e[k], ssum, bits, nb)  # not in place: 2x faster
             _log_block(ssum, logs, bits, nb)
             # branch-free sweeps along points; rows whose sum is 0 (every
             # component impossible) are fixed up afterwards
@@ -599,14 +628,21 @@ def _chunk_pass(
                 wll += w[b] * lse
                 low = min(low, lse)
             ll_sum += wll
-            for k in range(C):
-                for b in range(nb):
-                    r[k, b] = e[k, b] * tx[b]
+            # the statistics weigh e[k, b] by fw[b] = w[b] / sum_k e[k, b]:
+            # the responsibilities themselves only when they are asked for
+            for b in range(nb):
+                fw[b] = w[b] * tx[b]
+            if need_r:
+                for k in range(C):
+                    for b in range(nb):
+                        r[k, b] = e[k, b] * tx[b]
             if nbad > 0:
                 for b in range(nb):
                     if not ssum[b] > 0.0:
+                        fw[b] = w[b]
                         for k in range(C):
                             r[k, b] = 1.0 / C
+                            e[k, b] = 1.0 / C
             if low < worst:
                 for b in range(nb):
                     if logs[b] < worst:
@@ -630,29 +666,57 @@ def _chunk_pass(
                 for k in range(C):
                     resp_out[b0 + b, k] = r[k, b]
         if want_stats:
+            if have_resp or have_lab:
+                for b in range(nb):
+                    fw[b] = w[b]
+            src = r if (have_resp or have_lab) else e
             for k in range(C):
                 tot = 0.0
                 for b in range(nb):
-                    v = r[k, b] * w[b]
+                    v = src[k, b] * fw[b]
                     rw[b] = v
                     tot += v
                 if tot == 0.0:
                     continue
                 nk[k] += tot
-                if kind != FULL:
-                    # first (and for diag second) moments per feature in one sweep
+                if kind == TIED:
+                    # first moments per component around the centre
                     for i in range(d):
                         si = shift[k, i]
                         acc1 = zero
-                        acc2 = acc1
                         for b in range(nb):
-                            t = Xt[i, b] - si
-                            u = rw[b] * t
-                            acc1 += u
-                            acc2 += u * t
+                            acc1 += rw[b] * (Xt[i, b] - si)
                         s1[k, i] += acc1
-                        if kind == DIAG:
-                            s2[k, 0, i] += acc2
+                    continue
+                if kind >= DIAG:
+                    # moments of t = a x - b = a (x - b/a): around the E-step's
+                    # shift b/a (no shift given), else a = 1 and b = the shift
+                    if spher:
+                        # sum_i t_i^2 is the E-step's Mahalanobis sum
+                        acc2 = zero
+                        sk = sq[k]
+                        for b in range(nb):
+                            acc2 += rw[b] * sk[b]
+                        a0 = np.float64(vecs[k, 0])
+                        s2[k, 0, 0] += acc2 / (a0 * a0)
+                    for i in range(d):
+                        ai = vecs[k, i] if implicit else one
+                        bi = vecs[C + k, i] if implicit else shift[k, i]
+                        acc1 = zero
+                        acc2 = zero
+                        if spher:
+                            for b in range(nb):
+                                acc1 += rw[b] * (ai * Xt[i, b] - bi)
+                        else:
+                            for b in range(nb):
+                                t = ai * Xt[i, b] - bi
+                                u = rw[b] * t
+                                acc1 += u
+                                acc2 += u * t
+                        a64 = np.float64(ai)
+                        s1[k, i] += acc1 / a64
+                        if not spher:
+                            s2[k, 0, i] += acc2 / (a64 * a64)
                     continue
                 if d <= 4:
                     _moments_small(Xt, d, nb, rw, shift[k], s1[k], s2[k], zero)
