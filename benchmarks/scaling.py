@@ -1,9 +1,12 @@
 """How the fused pass alone scales with threads (no M-step, no Python around it).
 
     python benchmarks/scaling.py --threads 1,2,4,8,16
+    python benchmarks/scaling.py --threads 1,2 --float32
 
 Prints the median ms of one statistics pass per shape and thread count and the
 speed-up over one thread, next to a DGEMM calibration of the same machine.
+``--float32`` also times the same data in float32, alternating the two dtypes
+repeat by repeat, and prints float64's time over float32's.
 """
 
 from __future__ import annotations
@@ -27,25 +30,37 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--float32", action="store_true", help="float32 side by side with float64")
     args = ap.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
     print("DGEMM GFLOP/s:", {t: round(float(dgemm_gflops(t)), 1) for t in threads})
     for n, d, c, ct in SHAPES:
         X, w, m, cov = make_data(n, d, c, np.float64)
         f = factorize(GMMParams(w, m, _init_covariances(cov, c, ct), ct))
-        row = {}
+        data = {"float64": X}
+        if args.float32:
+            data["float32"] = X.astype(np.float32)
+        times = {}
         for t in threads:
             with num_threads(t):
-                run_pass(X, None, f)
-                ts = []
+                for Xd in data.values():
+                    run_pass(Xd, None, f)
+                ts = {k: [] for k in data}
                 for _ in range(args.repeat):
-                    t0 = time.perf_counter()
-                    run_pass(X, None, f)
-                    ts.append(time.perf_counter() - t0)
-            row[t] = 1e3 * float(np.median(ts))
-        base = row[threads[0]]
-        print(f"N={n:>9,} d={d:>2} C={c:>2} {ct:<5} " + "  ".join(
-            f"{t}T {row[t]:7.1f} ms (x{base / row[t]:4.1f})" for t in threads), flush=True)
+                    for k, Xd in data.items():  # dtypes alternate: same machine state
+                        t0 = time.perf_counter()
+                        run_pass(Xd, None, f)
+                        ts[k].append(time.perf_counter() - t0)
+            for k in data:
+                times[k, t] = 1e3 * float(np.median(ts[k]))
+        for k in data:
+            base = times[k, threads[0]]
+            line = f"N={n:>9,} d={d:>2} C={c:>2} {ct:<5} {k} " + "  ".join(
+                f"{t}T {times[k, t]:7.1f} ms (x{base / times[k, t]:4.1f})" for t in threads)
+            if k == "float32":
+                line += "  float64/float32: " + "  ".join(
+                    f"{t}T {times['float64', t] / times[k, t]:.2f}" for t in threads)
+            print(line, flush=True)
     return 0
 
 
