@@ -69,8 +69,8 @@ class Factors:
         ``vecs``: ``L^-1 (mu_k - center)`` for 'tied'; for 'diag'/'spherical'
         (2C, d), the square roots of the precisions ``a`` (rows ``:C``) over
         ``b = a mu`` rounded once to ``dtype`` (rows ``C:``), so that the kernel
-        computes ``a x - b = a (x - b/a)`` with one fused multiply-add (see
-        :meth:`implicit_shift`); ``const_k = log w_k + log|L_k^-1| - d log(2 pi)/2``.
+        computes ``a x - b = a (x - b/a)`` with one fused multiply-add (the
+        statistics are then taken around ``b/a``); ``const_k = log w_k + log|L_k^-1| - d log(2 pi)/2``.
         """
         p = self.params
         C, d = p.means.shape
@@ -85,8 +85,11 @@ class Factors:
             mats[0, :d, :] = self.prec_chol.T
             vecs = np.ascontiguousarray((p.means - center) @ self.prec_chol, dtype=dtype)
         else:
+            pc = self.prec_chol if ct == "diag" else np.repeat(self.prec_chol[:, None], d, axis=1)
             mats = np.zeros((0, d4, d), dtype)
-            vecs = self._diag_factors(dtype)
+            vecs = np.empty((2 * C, d), dtype)
+            vecs[:C] = pc
+            vecs[C:] = vecs[:C].astype(np.float64) * p.means  # a rounded to dtype, then b
         with np.errstate(divide="ignore"):
             const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI
         # always fresh, writable copies: a read-only array (a user's read-only
@@ -94,23 +97,6 @@ class Factors:
         means = np.array(p.means, dtype=dtype, order="C")
         return mats, vecs, means, np.array(const, np.float64, order="C")
 
-
-    def _diag_factors(self, dtype) -> np.ndarray:
-        p = self.params
-        C, d = p.means.shape
-        pc = self.prec_chol if p.covariance_type == "diag" else np.repeat(self.prec_chol[:, None], d, axis=1)
-        vecs = np.empty((2 * C, d), dtype)
-        vecs[:C] = pc
-        vecs[C:] = vecs[:C].astype(np.float64) * p.means
-        return vecs
-
-    def implicit_shift(self, dtype) -> np.ndarray:
-        """'diag'/'spherical': the points ``b/a`` (float64, (C, d)) that a pass's
-        statistics are taken around when no shift is given: the means to
-        within one rounding in ``dtype``."""
-        v = self._diag_factors(dtype).astype(np.float64)
-        C = v.shape[0] // 2
-        return v[C:] / v[:C]
 
 
 def factorize(params: GMMParams) -> Factors:

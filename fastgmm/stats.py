@@ -88,7 +88,7 @@ def run_pass(
 
     ``center`` defaults to the weighted mean of the means. ``shift`` (C, d), the
     points the statistics are taken around, defaults to the means for 'full',
-    to :meth:`Factors.implicit_shift` (the means to within one rounding) for
+    to ``b/a`` of :meth:`Factors.kernel_args` (the means to within one rounding) for
     'diag'/'spherical' and to the centre for 'tied'; when only ``center`` is
     given, it is the shift of every component. The result's ``shift`` says
     which points were used. Optional arrays
@@ -108,7 +108,8 @@ def run_pass(
     if shift is None and center is None and ct in ("diag", "spherical"):
         # no shift: the kernel takes the statistics around its own b/a
         shift_x = np.zeros((0, d), dtype)
-        shift64 = factors.implicit_shift(dtype)
+        v = vecs.astype(np.float64)
+        shift64 = v[C:] / v[:C]  # b/a: the means to within one rounding in X's dtype
     elif shift is None:
         # np.repeat, not broadcast_to: a read-only shift would be a second
         # compiled specialisation of the kernel (seconds of compile time)
