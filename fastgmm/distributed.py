@@ -59,7 +59,7 @@ def _kernel_block(X, check_finite: bool = False) -> np.ndarray:
 
 def _block_stats(X, sw, factors, offset, kw, check_finite=False):
     """One block's statistics as a packed float64 vector:
-    ``[worst_ll, worst_index (global), d, worst row (d), ll, ecl, nk, s1, s2]``."""
+    ``[worst_ll, worst_index (global), d, worst row (d), ll, ecl, entropy, nk, s1, s2]``."""
     X = _kernel_block(X, check_finite)
     if sw is not None:
         sw = np.ascontiguousarray(sw, dtype=np.float64)
@@ -72,7 +72,7 @@ def _block_stats(X, sw, factors, offset, kw, check_finite=False):
         head = [np.inf, -1, d]
         row = np.zeros(d)
     return np.concatenate(
-        [head, row, [st.ll, st.ecl], np.ravel(st.nk), np.ravel(st.s1), np.ravel(st.s2)]
+        [head, row, [st.ll, st.ecl, st.entropy], np.ravel(st.nk), np.ravel(st.s1), np.ravel(st.s2)]
     ).astype(np.float64, copy=False)
 
 
@@ -145,7 +145,7 @@ def _unpack(packed: np.ndarray, factors, dtype, d: int, kw) -> tuple[SufficientS
     # the template (shapes, center) is what run_pass returns for zero rows
     tmpl = run_pass(np.zeros((0, d), dtype), None, factors, parallel=False, **kw)
     t = 3 + d
-    pos = t + 2
+    pos = t + 3
     fields = {}
     for name in ("nk", "s1", "s2"):
         a = np.asarray(getattr(tmpl, name))
@@ -153,7 +153,7 @@ def _unpack(packed: np.ndarray, factors, dtype, d: int, kw) -> tuple[SufficientS
         pos += a.size
     worst_index = int(packed[1])
     st = dataclasses.replace(
-        tmpl, ll=float(packed[t]), ecl=float(packed[t + 1]),
+        tmpl, ll=float(packed[t]), ecl=float(packed[t + 1]), entropy=float(packed[t + 2]),
         worst_ll=float(packed[0]), worst_index=worst_index, **fields,
     )
     row = packed[3:t].astype(dtype) if worst_index >= 0 else None

@@ -78,17 +78,18 @@ def _criteria(
     int64 array of ``len(X)``, when given).
 
     The pass returns the (weighted) log-likelihood ``ll = sum_n w_n log p(x_n)``
-    and ``ecl = sum_n w_n sum_k r_nk log(w_k N(x_n | k))`` (terms with
-    ``r_nk = 0`` skipped). Since ``log r_nk = log(w_k N(x_n | k)) - log p(x_n)``
-    and the responsibilities of a point sum to 1, the entropy
-    ``-sum_n w_n sum_k r_nk log r_nk`` is ``ll - ecl``.
+    and the entropy ``-sum_n w_n sum_k r_nk log r_nk``, taken per point as
+    ``log p(x_n) - sum_k r_nk log(w_k N(x_n | k))`` (since ``log r_nk =
+    log(w_k N(x_n | k)) - log p(x_n)`` and the responsibilities of a point sum
+    to 1; terms with ``r_nk = 0`` skipped): exactly 0 for one component, where
+    the difference of the two sums over all points would leave round-off.
     """
     with num_threads(None if gm.n_threads is None else int(gm.n_threads)):
         st = run_pass(X, sw, gm._factors(), labels_out=labels_out, want_stats=False, want_ecl=True)
     n = float(X.shape[0] if sw is None else sw.sum())
     p = gm._n_parameters()
     ll = float(st.ll)
-    entropy = max(ll - float(st.ecl), 0.0)  # >= 0 exactly; clip round-off
+    entropy = max(float(st.entropy), 0.0)  # >= 0 exactly; clip round-off
     bic = -2.0 * ll + p * np.log(n)
     return {
         "n_parameters": p,

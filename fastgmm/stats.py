@@ -23,9 +23,11 @@ class SufficientStats:
     'spherical' only the row sums count: a pass may put each row's sum in its
     first column);
     ``ll`` the weighted sum of per-point log-likelihoods; ``ecl`` the weighted
-    sum of ``r log(w_k N(x|k))`` when asked for; and the least likely point
-    seen. Statistics of disjoint row blocks (same parameters, shift and centre)
-    add with :meth:`merge`.
+    sum of ``r log(w_k N(x|k))`` when asked for, with ``entropy`` the weighted
+    sum of ``-sum_k r log r`` (summed per point) when the pass computed the
+    responsibilities itself; and the least likely point seen. Statistics of
+    disjoint row blocks (same parameters, shift and centre) add with
+    :meth:`merge`.
     """
 
     nk: np.ndarray
@@ -37,6 +39,7 @@ class SufficientStats:
     ecl: float = 0.0
     worst_ll: float = np.inf
     worst_index: int = -1
+    entropy: float = 0.0
 
     def merge(self, other: "SufficientStats", offset: int = 0) -> "SufficientStats":
         """Statistics of the union of two disjoint row sets.
@@ -54,6 +57,7 @@ class SufficientStats:
             self.ecl + other.ecl,
             other.worst_ll if worse else self.worst_ll,
             other.worst_index + offset if worse else self.worst_index,
+            self.entropy + other.entropy,
         )
 
 
@@ -157,14 +161,15 @@ def run_pass(
     nk = np.zeros(C)
     s1 = np.zeros((C, d))
     s2 = np.zeros(s2_shape)
-    ll = ecl = 0.0
+    ll = ecl = ent = 0.0
     worst, worsti = np.inf, -1
-    for cnk, cs1, cs2, (cll, cecl, cworst, cworsti) in results:  # chunk order
+    for cnk, cs1, cs2, (cll, cecl, cworst, cworsti, cent) in results:  # chunk order
         nk += cnk
         s1 += cs1
         s2 += cs2
         ll += cll
         ecl += cecl
+        ent += cent
         if cworst < worst:
             worst, worsti = cworst, int(cworsti)
     if not want_stats:
@@ -176,7 +181,7 @@ def run_pass(
     else:
         s2 = s2[:, 0, :]
     return SufficientStats(
-        nk, s1, s2, shift64, center_x.astype(np.float64), ll, ecl, worst, worsti
+        nk, s1, s2, shift64, center_x.astype(np.float64), ll, ecl, worst, worsti, ent
     )
 
 

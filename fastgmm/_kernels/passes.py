@@ -52,9 +52,12 @@ def _exp64(t, m, out, acc, bits, n):
     """``out[:n] = exp(t[:n] - m[:n])`` for ``t <= m``, and ``acc[:n] += out[:n]``;
     0 below -708 (and for NaN).
 
-    Range reduction by ln 2, a degree-12 Taylor polynomial on |r| <= ln2/2,
-    and 2^k built from its exponent bits in ``bits`` (an int64 buffer viewed
-    as float64): relative error within (4 + |t|) ulp (fastmath reassociation
+    Range reduction by ln 2, a degree-12 Taylor polynomial on |r| <= ln2/2
+    evaluated by Estrin's scheme (a chain of 5 dependent multiply-adds instead
+    of Horner's 12: the loop was latency-bound), and 2^k built from its
+    exponent bits in ``bits`` (an int64 buffer viewed as float64; k converted
+    through int32, which AVX2 does in vectors, where an int64 conversion is
+    scalar): relative error within (4 + |t|) ulp (fastmath reassociation
     may fold the two-constant reduction; tested), two branch-free loops
     without a libm call,
     measured 2.5x faster than ``np.exp`` per element here (``t`` may be
@@ -67,10 +70,15 @@ def _exp64(t, m, out, acc, bits, n):
         xc = x if ok else 0.0
         k = np.floor(xc * _LOG2E + 0.5)
         r = (xc - k * _LN2_HI) - k * _LN2_LO
-        out[i] = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
-            1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
-                1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600))))))))))))
-        bits[i] = ((np.int64(k) + 1023) << 52) if ok else 0
+        # Estrin's scheme: a dependency chain of 5 multiply-adds, not 12
+        r2 = r * r
+        r4 = r2 * r2
+        q0 = (1.0 + r) + r2 * (0.5 + r * (1.0 / 6))
+        q1 = (1.0 / 24 + r * (1.0 / 120)) + r2 * (1.0 / 720 + r * (1.0 / 5040))
+        q2 = (1.0 / 40320 + r * (1.0 / 362880)) + r2 * (1.0 / 3628800 + r * (1.0 / 39916800))
+        out[i] = (q0 + r4 * q1) + (r4 * r4) * (q2 + r4 * (1.0 / 479001600))
+        # via int32: AVX2 converts doubles to int32 in vectors, not to int64
+        bits[i] = ((np.int64(np.int32(k)) + 1023) << 52) if ok else 0
     scale = bits.view(np.float64)
     for i in range(n):
         v = out[i] * scale[i]
@@ -138,7 +146,8 @@ def _exp32(t, m, out, acc, bits, n):
         xc = x if ok else _F0
         k = np.floor(xc * _FLOG2E + _FHALF)
         r = (xc - k * _FLN2_HI) - k * _FLN2_LO
-        out[i] = _F1 + r * (_F1 + r * (_FC2 + r * (_FC3 + r * (_FC4 + r * (_FC5 + r * (_FC6 + r * _FC7))))))
+        r2 = r * r
+        out[i] = ((_F1 + r) + r2 * (_FC2 + r * _FC3)) + (r2 * r2) * ((_FC4 + r * _FC5) + r2 * (_FC6 + r * _FC7))
         b32[i] = ((np.int32(k) + np.int32(127)) << np.int32(23)) if ok else np.int32(0)
     scale = b32.view(np.float32)
     for i in range(n):
@@ -479,7 +488,8 @@ def _chunk_pass(
     lower triangles for 'full', (1, d4, d) pooled around ``center`` for 'tied',
     (C, 1, d) per feature for 'diag' and 'spherical' (whose sum over features
     may sit in the first column). Returns ``(ll_sum, ecl_sum, worst_ll,
-    worst_index)``.
+    worst_index, entropy_sum)`` (the entropy of the responsibilities when
+    ``want_ecl`` and the pass computes them, else 0).
 
     Serial and ``nogil``: :func:`fastgmm.stats.run_pass` runs fixed chunks of
     rows on a thread pool and sums their accumulators in chunk order; a dask
@@ -512,7 +522,11 @@ def _chunk_pass(
     sq = np.empty((C if kind >= DIAG else 0, ld), dt)  # Mahalanobis sums per component
     rw = np.empty(block, dt)
     mx = np.empty(block, dt)
+    mx2 = np.empty(block, dt)
     amx = np.zeros(block, np.int64)
+    amx2 = np.zeros(block, np.int64)
+    amz = np.zeros(block, np.int64)  # label 0, never written
+    wbuf = np.empty(1, dt)
     ssum = np.empty(block, dt)
     ssx = np.empty(block, dt)  # Mahalanobis sums in X's dtype
     ssx0 = ssx[:0].copy()  # no sums wanted (the same array type as ssx)
@@ -527,6 +541,7 @@ def _chunk_pass(
     want_lab = lab_out.shape[0] > 0  # the argmax only when labels are asked for
     ll_sum = 0.0
     ecl_sum = 0.0
+    ent_sum = 0.0
     worst = np.inf
     worsti = start
     for b0 in range(start, stop, block):
@@ -604,43 +619,57 @@ def _chunk_pass(
                     r[k, b] = 1.0 if k == lab else 0.0
         else:
             # log-sum-exp along points: the maximum, one exp per pair, the sum
-            for b in range(nb):
-                mx[b] = lp[0, b]
-            if want_lab:
-                for b in range(nb):
-                    amx[b] = 0
-                for k in range(1, C):
+            # the maximum over components, ping-ponging between two buffers so
+            # that no sweep writes the array it reads: an in-place
+            # ``mx[b] = v if v > mx[b] else mx[b]`` compiles to masked stores
+            # (slow on AVX2), and Python's ``max`` does not vectorise
+            src = lp[0]
+            asrc = amz
+            for k in range(1, C):
+                last = (C - 1 - k) % 2 == 0
+                dst = mx2 if last else mx
+                lk = lp[k]
+                if want_lab:
+                    adst = amx2 if last else amx
                     for b in range(nb):
-                        v = lp[k, b]
-                        m = mx[b]
+                        m = src[b]
+                        v = lk[b]
                         c = v > m
-                        mx[b] = v if c else m
-                        amx[b] = k if c else amx[b]
-            else:
-                for k in range(1, C):
+                        dst[b] = v if c else m
+                        adst[b] = k if c else asrc[b]
+                    asrc = adst
+                else:
                     for b in range(nb):
-                        mx[b] = max(mx[b], lp[k, b])
+                        m = src[b]
+                        v = lk[b]
+                        dst[b] = v if v > m else m
+                src = dst
             for b in range(nb):
                 ssum[b] = 0.0
-                m = mx[b]
+                m = src[b]
                 mx[b] = zero if m == -np.inf else m  # every component impossible: caught below
             for k in range(C):
                 _exp_block(lp[k], mx, e[k], ssum, bits, nb)  # not in place: 2x faster
             _log_block(ssum, logs, bits, nb)
             # branch-free sweeps along points; rows whose sum is 0 (every
             # component impossible) are fixed up afterwards
+            # counts, not a minimum: a min reduction does not vectorise
+            # without the nnan flag, and it kept the whole sweep scalar
             nbad = 0
+            nlow = 0
+            wbuf[0] = worst
+            wx = wbuf[0]
             wll = 0.0
-            low = np.inf
             for b in range(nb):
                 s = ssum[b]
                 ok = s > 0.0
                 lse = mx[b] + logs[b] if ok else -np.inf
                 logs[b] = lse
-                tx[b] = one / s if ok else zero
+                q = one / s
+                tx[b] = q if ok else zero
                 nbad += 0 if ok else 1
+                nlow += 1 if lse < wx else 0
                 wll += w[b] * lse
-                low = min(low, lse)
             ll_sum += wll
             # the statistics weigh e[k, b] by fw[b] = w[b] / sum_k e[k, b]:
             # the responsibilities themselves only when they are asked for
@@ -657,7 +686,7 @@ def _chunk_pass(
                         for k in range(C):
                             r[k, b] = 1.0 / C
                             e[k, b] = 1.0 / C
-            if low < worst:
+            if nlow > 0:
                 for b in range(nb):
                     if logs[b] < worst:
                         worst = logs[b]
@@ -667,14 +696,20 @@ def _chunk_pass(
                     ll_out[b0 + b] = logs[b]
             if lab_out.shape[0] > 0:
                 for b in range(nb):
-                    lab_out[b0 + b] = amx[b]
+                    lab_out[b0 + b] = asrc[b]
         if want_ecl:
+            own = not (have_resp or have_lab)  # the pass's own responsibilities
             for b in range(nb):
                 acc = 0.0
                 for k in range(C):
                     if r[k, b] > 0.0:
                         acc += r[k, b] * lp[k, b]
                 ecl_sum += w[b] * acc
+                if own:
+                    # -sum_k r log r = log p(x) - sum_k r log(w_k N(x|k)), per
+                    # point: exactly 0 for one component (the difference of
+                    # the two totals is not)
+                    ent_sum += w[b] * (logs[b] - acc)
         if resp_out.shape[0] > 0:
             for b in range(nb):
                 for k in range(C):
@@ -754,4 +789,4 @@ def _chunk_pass(
                         D[i, b] = t
                         RD[i, b] = w[b] * t
                 _accumulate(D, d, nb, RD, d4, s2[0], True, zero)
-    return ll_sum, ecl_sum, worst, worsti
+    return ll_sum, ecl_sum, worst, worsti, ent_sum
