@@ -634,9 +634,10 @@ def _chunk_pass(
                     for b in range(nb):
                         m = src[b]
                         v = lk[b]
-                        c = v > m
-                        dst[b] = v if c else m
-                        adst[b] = k if c else asrc[b]
+                        dst[b] = v if v > m else m
+                        # arithmetic, not a select: a select compiled to masked loads
+                        a = asrc[b]
+                        adst[b] = a + np.int64(v > m) * (k - a)
                     asrc = adst
                 else:
                     for b in range(nb):
@@ -663,7 +664,8 @@ def _chunk_pass(
             for b in range(nb):
                 s = ssum[b]
                 ok = s > 0.0
-                lse = mx[b] + logs[b] if ok else -np.inf
+                lse = mx[b] + logs[b]  # loaded unconditionally (no masked loads)
+                lse = lse if ok else -np.inf
                 logs[b] = lse
                 q = one / s
                 tx[b] = q if ok else zero
