@@ -7,7 +7,10 @@ linearly with N, and ``fit`` adds little memory above X.
    resident size once X is loaded, against the size of X (target: under 10% of
    X plus O(C d^2)). Linux only (``/proc/self/clear_refs``).
 
-    python benchmarks/linearity.py [--n 2e5] [--d 8] [--c 8]
+    python benchmarks/linearity.py [--n 2e5] [--d 8] [--c 8] [--threads 1,2]
+
+``--threads`` times the iterations at each thread count in turn (default: the
+kernels' default thread count).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 
 import numpy as np
 
-from fastgmm import GaussianMixture
+from fastgmm import GaussianMixture, num_threads
 from fastgmm._parallel import get_num_threads
 from fastgmm.bench import _init_covariances, _peak_added_mb, machine_info, make_data
 from fastgmm.em import Data
@@ -54,18 +57,22 @@ def main(argv=None) -> int:
     ap.add_argument("--d", type=int, default=8)
     ap.add_argument("--c", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,2")
     args = ap.parse_args(argv)
     n = int(args.n)
     info = machine_info()
-    print(f"{info['date']} {info['cpu']} ({info['cores']} cores), numba {info['numba']}, "
-          f"{get_num_threads()} threads; d={args.d} C={args.c}")
+    threads = [int(t) for t in args.threads.split(",")] if args.threads else [get_num_threads()]
+    print(f"{info['date']} {info['cpu']} ({info['cores']} cores), numba {info['numba']}; "
+          f"d={args.d} C={args.c}")
 
     X, w0, m0, cov = make_data(10 * n, args.d, args.c, np.float64)
     small = np.ascontiguousarray(X[:n])
-    t_small, t_large = ms_per_iteration([small, X], w0, m0, cov, args.repeat)
-    ratio = t_large / t_small
-    print(f"per iteration: N={n:,} {t_small:.2f} ms, N={10 * n:,} {t_large:.2f} ms, "
-          f"ratio {ratio:.2f} (target 10 +- 15%: {'met' if 8.5 <= ratio <= 11.5 else 'not met'})")
+    for t in threads:
+        with num_threads(t):
+            t_small, t_large = ms_per_iteration([small, X], w0, m0, cov, args.repeat)
+        ratio = t_large / t_small
+        print(f"{t} thread(s), per iteration: N={n:,} {t_small:.2f} ms, N={10 * n:,} {t_large:.2f} ms, "
+              f"ratio {ratio:.2f} (target 10 +- 15%: {'met' if 8.5 <= ratio <= 11.5 else 'not met'})")
 
     GaussianMixture(args.c, random_state=0).fit(small[:5000])  # load the kernels first
     x_mb = X.nbytes / 2**20
