@@ -98,7 +98,6 @@ class Factors:
         return mats, vecs, means, np.array(const, np.float64, order="C")
 
 
-
 def factorize(params: GMMParams) -> Factors:
     """Cholesky-factor the covariances; never raises on a bad matrix, records it."""
     ct = params.covariance_type

@@ -500,7 +500,8 @@ def _chunk_pass(
     d4 = -(-d // 4) * 4
     have_resp = resp_in.shape[0] > 0
     have_lab = lab_in.shape[0] > 0
-    need_lp = (not (have_resp or have_lab)) or want_ecl
+    given = have_resp or have_lab  # responsibilities given, not computed
+    need_lp = (not given) or want_ecl
     have_w = sw.shape[0] > 0
     # 'diag'/'spherical' with no shift given: statistics around the E-step's b/a
     implicit = kind >= DIAG and shift.shape[0] == 0
@@ -523,8 +524,8 @@ def _chunk_pass(
     rw = np.empty(block, dt)
     mx = np.empty(block, dt)
     mx2 = np.empty(block, dt)
-    amx = np.zeros(block, np.int64)
-    amx2 = np.zeros(block, np.int64)
+    amx = np.empty(block, np.int64)
+    amx2 = np.empty(block, np.int64)
     amz = np.zeros(block, np.int64)  # label 0, never written
     wbuf = np.empty(1, dt)
     ssum = np.empty(block, dt)
@@ -618,8 +619,8 @@ def _chunk_pass(
                 for k in range(C):
                     r[k, b] = 1.0 if k == lab else 0.0
         else:
-            # log-sum-exp along points: the maximum, one exp per pair, the sum
-            # the maximum over components, ping-ponging between two buffers so
+            # log-sum-exp along points: the maximum, one exp per pair, the sum.
+            # The maximum over components ping-pongs between two buffers so
             # that no sweep writes the array it reads: an in-place
             # ``mx[b] = v if v > mx[b] else mx[b]`` compiles to masked stores
             # (slow on AVX2), and Python's ``max`` does not vectorise
@@ -700,14 +701,13 @@ def _chunk_pass(
                 for b in range(nb):
                     lab_out[b0 + b] = asrc[b]
         if want_ecl:
-            own = not (have_resp or have_lab)  # the pass's own responsibilities
             for b in range(nb):
                 acc = 0.0
                 for k in range(C):
                     if r[k, b] > 0.0:
                         acc += r[k, b] * lp[k, b]
                 ecl_sum += w[b] * acc
-                if own:
+                if not given:
                     # -sum_k r log r = log p(x) - sum_k r log(w_k N(x|k)), per
                     # point: exactly 0 for one component (the difference of
                     # the two totals is not)
@@ -717,10 +717,10 @@ def _chunk_pass(
                 for k in range(C):
                     resp_out[b0 + b, k] = r[k, b]
         if want_stats:
-            if have_resp or have_lab:
+            if given:
                 for b in range(nb):
                     fw[b] = w[b]
-            src = r if (have_resp or have_lab) else e
+            src = r if given else e
             for k in range(C):
                 tot = 0.0
                 for b in range(nb):
