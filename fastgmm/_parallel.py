@@ -15,6 +15,7 @@ bit-identical for any thread count.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -72,9 +73,44 @@ def _pool(n: int) -> ThreadPoolExecutor:
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-    """``map(fn, items)`` on the thread pool, results yielded in input order."""
+    """``map(fn, items)`` on ``get_num_threads()`` threads, results in input order.
+
+    The calling thread is one of the workers, and each worker takes the next
+    item from a shared counter until none is left: a pass's 64 chunks cost
+    ``n - 1`` hand-offs to the pool, not 64 futures the caller waits on one by
+    one (that cost 25% of a pass at N = 2e5, d = 8 on two vCPUs). Which thread
+    runs an item never changes its result, and the results come back in input
+    order, so callers that sum them stay independent of the thread count. The
+    first exception stops the workers at their next item and is raised here.
+    """
     items = list(items)
     n = min(get_num_threads(), len(items))
     if n <= 1:
         return map(fn, items)
-    return _pool(n).map(fn, items)
+    out: list = [None] * len(items)
+    count = itertools.count()  # next() on it is atomic under the GIL
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        while not failed:
+            i = next(count)
+            if i >= len(items):
+                return
+            try:
+                out[i] = fn(items[i])
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
+                failed.append(exc)
+                return
+
+    pool = _pool(n - 1)
+    futures = [pool.submit(work) for _ in range(n - 1)]
+    work()
+    for f in futures:
+        # a helper that has not started yet finds nothing left to do: cancel
+        # it rather than wait (a nested call from a pool thread cannot then
+        # wait on tasks queued behind itself)
+        if not f.cancel():
+            f.result()
+    if failed:
+        raise failed[0]
+    return iter(out)
