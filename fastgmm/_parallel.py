@@ -84,7 +84,7 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
     first exception stops the workers at their next item and is raised here.
     """
     items = list(items)
-    n = min(get_num_threads(), len(items))
+    n = min(get_num_threads(), len(items)) if len(items) > 1 else 1
     if n <= 1:
         return map(fn, items)
     out: list = [None] * len(items)

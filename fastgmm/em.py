@@ -164,7 +164,9 @@ def _check(params: GMMParams, nk: np.ndarray | None, data: Data):
     bad = f.bad
     if nk is not None:
         vanish = 1e-3 * data.total_weight / data.n
-        bad = np.union1d(bad, np.flatnonzero(~(nk >= vanish)))
+        small = np.flatnonzero(~(nk >= vanish))
+        if small.size:
+            bad = np.union1d(bad, small)
     if not (np.all(np.isfinite(params.means)) and np.all(np.isfinite(params.weights))):
         bad = np.arange(params.n_components)
     return f, bad
