@@ -548,3 +548,32 @@ def test_exp_and_log_polynomials_match_numpy(dtype):
     out = np.empty_like(s)
     log(s, out, bits, len(s))
     assert_allclose(out, np.log(s.astype(np.float64)), rtol=0, atol=4 * ulp * np.log(64.0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [5, 8, 13, 32, 64])
+@pytest.mark.parametrize("nb", [1, 7, 16, 37, 128])
+@pytest.mark.parametrize("tri", [True, False])
+def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
+    # _dots runs register tiles of TILE_BYTES of points, so a block whose
+    # length is not a multiple of the tile reads and writes the rows' padding
+    from fastgmm._kernels.passes import TILE_BYTES, _dots
+
+    rng = np.random.RandomState(d * 1000 + nb)
+    d4 = -(-d // 4) * 4
+    ld = 128 + TILE_BYTES // np.dtype(dtype).itemsize  # the kernel's padded rows
+    phi = np.zeros((d, ld), dtype)
+    phi[:, :nb] = rng.standard_normal((d, nb))
+    a = np.zeros((d4, d), dtype)
+    a[:d] = np.tril(rng.standard_normal((d, d))) if tri else rng.standard_normal((d, d))
+    out = np.full((d4, ld), np.nan, dtype)
+    ss = np.full(ld, np.nan, dtype)
+    _dots(phi, d, nb, a, d4, out, tri, ss)
+    ref = a.astype(np.float64) @ phi[:, :nb].astype(np.float64)
+    tol = TOL[dtype] * np.abs(a).sum(axis=1, keepdims=True) * np.abs(phi[:, :nb]).max()
+    assert np.all(np.abs(out[:, :nb] - ref) <= tol)
+    assert_allclose(ss[:nb], (ref**2).sum(axis=0), rtol=100 * TOL[dtype])
+    # nothing is written past the last tile, nor into ss past nb
+    w = TILE_BYTES // np.dtype(dtype).itemsize
+    assert np.all(np.isnan(out[:, -(-nb // w) * w :]))
+    assert np.all(np.isnan(ss[nb:]))
