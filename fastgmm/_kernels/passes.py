@@ -212,9 +212,11 @@ TILE_BYTES = 64
 
 
 @intrinsic
-def _tile4(typingctx, Phi, A, out, k, b0, pend):
+def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
     """``out[k + i, b0:b0 + W] = A[k + i, :pend] . Phi[:pend, b0:b0 + W]`` for
-    i < 4 and W = ``TILE_BYTES`` of the dtype; compiled code only.
+    i < 4 and W = ``TILE_BYTES`` of the dtype, and when ``want_ss``
+    ``ss[b0:b0 + W]`` set (k = 0) or increased by the sum of the four rows'
+    squares, still in registers; compiled code only.
 
     The 4 x W sums stay in vector registers across the whole sum over features
     (per feature: one vector load of ``Phi``'s row, one broadcast per
@@ -229,12 +231,14 @@ def _tile4(typingctx, Phi, A, out, k, b0, pend):
     arrays = (Phi, A, out)
     if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" for a in arrays):
         return None
-    if not (Phi.dtype == A.dtype == out.dtype and Phi.dtype in (types.float32, types.float64)):
+    if not (isinstance(ss, types.Array) and ss.ndim == 1 and ss.layout == "C"):
         return None
-    sig = types.void(Phi, A, out, types.intp, types.intp, types.intp)
+    if not (Phi.dtype == A.dtype == out.dtype == ss.dtype and Phi.dtype in (types.float32, types.float64)):
+        return None
+    sig = types.void(Phi, A, out, ss, types.intp, types.intp, types.intp, types.boolean)
 
     def codegen(context, builder, signature, args):
-        phi_v, a_v, out_v, k, b0, pend = args
+        phi_v, a_v, out_v, ss_v, k, b0, pend, want_ss = args
         fty = context.get_value_type(Phi.dtype)
         size = context.get_abi_sizeof(fty)
         w = TILE_BYTES // size
@@ -259,9 +263,21 @@ def _tile4(typingctx, Phi, A, out, k, b0, pend):
                 c = builder.load(builder.gep(a.data, [builder.add(arows[i], p)]))
                 cv = builder.shuffle_vector(builder.insert_element(undef, c, ir.Constant(i32, 0)), undef, splat)
                 builder.store(builder.call(fma, [cv, u, builder.load(accs[i])]), accs[i])
+        z = [builder.load(acc) for acc in accs]
         for i in range(4):
             dst = builder.gep(o.data, [builder.add(builder.mul(rows[i], ldo), b0)])
-            builder.store(builder.load(accs[i]), builder.bitcast(dst, vty.as_pointer()), align=size)
+            builder.store(z[i], builder.bitcast(dst, vty.as_pointer()), align=size)
+        with builder.if_then(want_ss):
+            sq = builder.fadd(
+                builder.call(fma, [z[1], z[1], builder.fmul(z[0], z[0])]),
+                builder.call(fma, [z[3], z[3], builder.fmul(z[2], z[2])]),
+            )
+            sv = context.make_array(signature.args[3])(context, builder, ss_v)
+            dst = builder.bitcast(builder.gep(sv.data, [b0]), vty.as_pointer())
+            old = builder.select(
+                builder.icmp_signed("==", k, ir.Constant(k.type, 0)), zero, builder.load(dst, align=size)
+            )
+            builder.store(builder.fadd(old, sq), dst, align=size)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -270,31 +286,21 @@ def _tile4(typingctx, Phi, A, out, k, b0, pend):
 @njit(**JIT)
 def _dots(Phi, F, nb, A, C4, out, tri, ss):
     """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (a multiple of 4), and
-    ``ss[b] = sum_k out[k, b]^2`` when ``ss`` has rows (summed while each group
-    of four rows is still in L1).
+    ``ss[b] = sum_k out[k, b]^2`` when ``ss`` has rows (summed while each tile
+    is still in registers).
 
     Four output rows at a time, in register tiles of ``TILE_BYTES`` of points
     (:func:`_tile4`; ``_dots`` 23-25% and the whole pass 3-7% faster at
     d >= 32 than the sweeps of four feature rows along points it replaced). ``Phi``'s and
-    ``out``'s rows must have ``TILE_BYTES`` of padding past ``nb``. ``tri``:
+    ``out``'s rows and ``ss`` must have ``TILE_BYTES`` of padding past ``nb``. ``tri``:
     ``A`` is lower triangular, so row group k stops at column k + 3.
     """
     w = TILE_BYTES // Phi.itemsize
+    want_ss = ss.shape[0] > 0
     for k in range(0, C4, 4):
         pend = min(F, k + 4) if tri else F
         for b0 in range(0, nb, w):
-            _tile4(Phi, A, out, k, b0, pend)
-        o0 = out[k]
-        o1 = out[k + 1]
-        o2 = out[k + 2]
-        o3 = out[k + 3]
-        if ss.shape[0] > 0:
-            if k == 0:
-                for b in range(nb):
-                    ss[b] = (o0[b] * o0[b] + o1[b] * o1[b]) + (o2[b] * o2[b] + o3[b] * o3[b])
-            else:
-                for b in range(nb):
-                    ss[b] += (o0[b] * o0[b] + o1[b] * o1[b]) + (o2[b] * o2[b] + o3[b] * o3[b])
+            _tile4(Phi, A, out, ss, k, b0, pend, want_ss)
 
 
 @njit(**JIT)
@@ -548,7 +554,7 @@ def _chunk_pass(
     amz = np.zeros(block, np.int64)  # label 0, never written
     wbuf = np.empty(1, dt)
     ssum = np.empty(block, dt)
-    ssx = np.empty(block, dt)  # Mahalanobis sums in X's dtype
+    ssx = np.empty(ld, dt)  # Mahalanobis sums in X's dtype (padded: _dots' tiles)
     ssx0 = ssx[:0].copy()  # no sums wanted (the same array type as ssx)
     zero = np.zeros(1, dt)[0]  # a 0 of X's dtype (0.0 * x would be float64)
     one = np.ones(1, dt)[0]
