@@ -581,3 +581,33 @@ def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
     out2 = np.full((d4, ld), np.nan, dtype)
     _dots(phi, d, nb, a, d4, out2, tri, ss[:0].copy())
     assert_array_equal(out2[:, :nb], out[:, :nb])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [5, 8, 13, 16, 32, 64])
+@pytest.mark.parametrize("nb", [1, 7, 37, 128])
+@pytest.mark.parametrize("tri", [True, False])
+def test_accumulate_tiles_match_numpy(dtype, d, nb, tri):
+    # 4 x 3 register tiles plus loops for the last one or two columns of a row
+    # group; whole vectors of ACC_BYTES are read, RW zero past nb as required
+    from fastgmm._kernels.passes import ACC_BYTES, TILE_BYTES, _accumulate
+
+    rng = np.random.RandomState(d * 1000 + nb)
+    d4 = -(-d // 4) * 4
+    ld = 128 + TILE_BYTES // np.dtype(dtype).itemsize
+    phi = np.full((d, ld), 7.0, dtype)  # finite junk past nb: read, times zeros
+    phi[:, :nb] = rng.standard_normal((d, nb))
+    rw = np.zeros((d4, ld), dtype)
+    rw[:d, :nb] = rng.standard_normal((d, nb))
+    t0 = rng.standard_normal((d4, d))
+    t = t0.copy()
+    _accumulate(phi, d, nb, rw, d4, t, tri, dtype(0))
+    ref = t0 + rw[:, :nb].astype(np.float64) @ phi[:, :nb].astype(np.float64).T
+    if tri:  # row group k (4 rows) stops at column k + 3: the rest is untouched
+        k = np.arange(d4)[:, None] // 4 * 4 + 3
+        keep = np.arange(d)[None, :] <= k
+        assert_array_equal(t[~keep], t0[~keep])
+        t, ref = t[keep], ref[keep]
+    scale = np.abs(rw).max() * np.abs(phi[:, :nb]).max() * nb
+    assert np.all(np.abs(t - ref) <= TOL[dtype] * max(scale, 1.0))
+    assert ACC_BYTES <= TILE_BYTES  # the block rows' padding covers the vectors read
