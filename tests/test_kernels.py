@@ -589,7 +589,8 @@ def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
 @pytest.mark.parametrize("tri", [True, False])
 def test_accumulate_tiles_match_numpy(dtype, d, nb, tri):
     # 4 x 3 register tiles plus loops for the last one or two columns of a row
-    # group; whole vectors of ACC_BYTES are read, RW zero past nb as required
+    # group; whole vectors of ACC_BYTES are read, so RW's junk past nb must be
+    # zeroed by the kernel
     from fastgmm._kernels.passes import ACC_BYTES, TILE_BYTES, _accumulate
 
     rng = np.random.RandomState(d * 1000 + nb)
@@ -597,7 +598,8 @@ def test_accumulate_tiles_match_numpy(dtype, d, nb, tri):
     ld = 128 + TILE_BYTES // np.dtype(dtype).itemsize
     phi = np.full((d, ld), 7.0, dtype)  # finite junk past nb: read, times zeros
     phi[:, :nb] = rng.standard_normal((d, nb))
-    rw = np.zeros((d4, ld), dtype)
+    rw = np.full((d4, ld), 5.0, dtype)
+    rw[:, :nb] = 0.0
     rw[:d, :nb] = rng.standard_normal((d, nb))
     t0 = rng.standard_normal((d4, d))
     t = t0.copy()

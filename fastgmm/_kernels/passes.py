@@ -205,6 +205,30 @@ def _log_block_impl(s, out, bits, n):
     return lambda s, out, bits, n: _log64(s, out, bits, n)
 
 
+def _c_arrays(ndim, *tys) -> bool:
+    """Typing check of the tile intrinsics: C-contiguous arrays of ``ndim``."""
+    return all(isinstance(t, types.Array) and t.ndim == ndim and t.layout == "C" for t in tys)
+
+
+def _vector_kit(context, builder, dtype, nbytes):
+    """LLVM pieces of a tile intrinsic for ``nbytes``-wide vectors of ``dtype``:
+    ``(element type, its size, lanes, vector type, llvm.fmuladd on it, zero vector)``."""
+    fty = context.get_value_type(dtype)
+    size = context.get_abi_sizeof(fty)
+    w = nbytes // size
+    vty = ir.VectorType(fty, w)
+    fma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fmuladd.v{w}f{8 * size}"
+    )
+    return fty, size, w, vty, fma, ir.Constant(vty, [ir.Constant(fty, 0.0)] * w)
+
+
+def _matrices(context, builder, tys, vals):
+    """Array structs of C-contiguous 2-D arguments and their row lengths."""
+    arrs = [context.make_array(t)(context, builder, v) for t, v in zip(tys, vals)]
+    return arrs, [cgutils.unpack_tuple(builder, a.shape, 2)[1] for a in arrs]
+
+
 #: points per register tile of :func:`_tile4`: 64 bytes of X's dtype (8 float64,
 #: 16 float32), two ymm registers per row on AVX2; the block work arrays' rows
 #: are padded by as many columns, so a tile may run past the block's last point
@@ -228,28 +252,17 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
     ``llvm.fmuladd`` (fused where the CPU has FMA), summed in feature order:
     the same result, bit for bit, as the loops it replaced.
     """
-    arrays = (Phi, A, out)
-    if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" for a in arrays):
-        return None
-    if not (isinstance(ss, types.Array) and ss.ndim == 1 and ss.layout == "C"):
+    if not (_c_arrays(2, Phi, A, out) and _c_arrays(1, ss)):
         return None
     if not (Phi.dtype == A.dtype == out.dtype == ss.dtype and Phi.dtype in (types.float32, types.float64)):
         return None
     sig = types.void(Phi, A, out, ss, types.intp, types.intp, types.intp, types.boolean)
 
     def codegen(context, builder, signature, args):
-        phi_v, a_v, out_v, ss_v, k, b0, pend, want_ss = args
-        fty = context.get_value_type(Phi.dtype)
-        size = context.get_abi_sizeof(fty)
-        w = TILE_BYTES // size
-        vty = ir.VectorType(fty, w)
+        ss_v, k, b0, pend, want_ss = args[3:]
+        fty, size, w, vty, fma, zero = _vector_kit(context, builder, Phi.dtype, TILE_BYTES)
         i32 = ir.IntType(32)
-        phi, a, o = (context.make_array(t)(context, builder, v) for t, v in zip(signature.args[:3], args[:3]))
-        ldp, lda, ldo = (cgutils.unpack_tuple(builder, x.shape, 2)[1] for x in (phi, a, o))
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fmuladd.v{w}f{8 * size}"
-        )
-        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * w)
+        (phi, a, o), (ldp, lda, ldo) = _matrices(context, builder, signature.args[:3], args[:3])
         undef = ir.Constant(vty, ir.Undefined)
         splat = ir.Constant(ir.VectorType(i32, w), [0] * w)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]  # promoted to registers
@@ -317,28 +330,20 @@ def _acc_tile(typingctx, Phi, RW, T, k, p, nv):
     is as many as LLVM keeps without spilling, and exactly the FMA latency
     times its throughput on Zen 3): 7 loads per 12 multiply-adds. Each sum is
     reduced across lanes by pairwise halving (a fixed order), in the arrays'
-    dtype, then added to the float64 ``T``. Reads ``nv`` whole vectors: the
-    caller zeroes ``RW`` past its last point up to that boundary.
+    dtype, then added to the float64 ``T``. Reads ``nv`` whole vectors, so
+    ``RW`` must be zero past the last point up to that boundary.
     """
-    if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" for a in (Phi, RW, T)):
+    if not _c_arrays(2, Phi, RW, T):
         return None
     if not (Phi.dtype == RW.dtype and Phi.dtype in (types.float32, types.float64) and T.dtype == types.float64):
         return None
     sig = types.void(Phi, RW, T, types.intp, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        phi_v, rw_v, t_v, k, p, nv = args
-        fty = context.get_value_type(Phi.dtype)
-        size = context.get_abi_sizeof(fty)
-        w = ACC_BYTES // size
-        vty = ir.VectorType(fty, w)
+        k, p, nv = args[3:]
+        fty, size, w, vty, fma, zero = _vector_kit(context, builder, Phi.dtype, ACC_BYTES)
         dty = ir.DoubleType()
-        phi, rw, t = (context.make_array(ty)(context, builder, v) for ty, v in zip(signature.args[:3], args[:3]))
-        ldp, ldr, ldt = (cgutils.unpack_tuple(builder, x.shape, 2)[1] for x in (phi, rw, t))
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fmuladd.v{w}f{8 * size}"
-        )
-        zero = ir.Constant(vty, [ir.Constant(fty, 0.0)] * w)
+        (phi, rw, t), (ldp, ldr, ldt) = _matrices(context, builder, signature.args[:3], args[:3])
         prow = [builder.add(p, ir.Constant(p.type, j)) for j in range(3)]
         rrow = [builder.add(k, ir.Constant(k.type, i)) for i in range(4)]
         pbase = [builder.gep(phi.data, [builder.mul(r, ldp)]) for r in prow]
@@ -378,13 +383,17 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
     Tiles of 4 rows of ``RW`` x 3 rows of ``Phi`` (:func:`_acc_tile`;
     ``_accumulate`` 18% faster at d = 64 and 4% at d = 32 alone, the pass 2-7%
     at d >= 16 on the Zen 3 host), the last one or two rows of a row group by
-    loops of 4 x 2 reductions along points. ``RW`` must be zero from ``nb`` to
-    the next multiple of ``ACC_BYTES`` of points.
+    loops of 4 x 2 reductions along points. The tiles read whole vectors:
+    ``RW``'s rows are zeroed from ``nb`` up to the next multiple of
+    ``ACC_BYTES`` of points (they must be that long).
     ``tri``: only the lower triangle (p <= k, by row groups) is needed.
     ``zero`` is a 0 of Phi's dtype: block sums of float32 run in float32.
     """
     w = ACC_BYTES // Phi.itemsize
     nv = -(-nb // w)
+    for k in range(C4):
+        for b in range(nb, nv * w):
+            RW[k, b] = 0.0
     for k in range(0, C4, 4):
         pend = min(F, k + 4) if tri else F
         p = 0
@@ -650,7 +659,6 @@ def _chunk_pass(
     worsti = start
     for b0 in range(start, stop, block):
         nb = min(block, stop - b0)
-        nbv = -(-nb // (ACC_BYTES // X.itemsize)) * (ACC_BYTES // X.itemsize)  # _accumulate's vectors
         _transpose(X, b0, nb, d, Xt)
         if have_w:
             for b in range(nb):
@@ -886,9 +894,6 @@ def _chunk_pass(
                         RD[i, b] = u
                         acc1 += u
                     s1[k, i] += acc1
-                for i in range(d):
-                    for b in range(nb, nbv):
-                        RD[i, b] = 0.0
                 _accumulate(D, d, nb, RD, d4, s2[k], True, zero)
             if kind == TIED:
                 for i in range(d):
@@ -897,7 +902,5 @@ def _chunk_pass(
                         t = Xt[i, b] - ci
                         D[i, b] = t
                         RD[i, b] = w[b] * t
-                    for b in range(nb, nbv):
-                        RD[i, b] = 0.0
                 _accumulate(D, d, nb, RD, d4, s2[0], True, zero)
     return ll_sum, ecl_sum, worst, worsti, ent_sum
