@@ -1,48 +1,81 @@
-"""Parallel execution of the serial ``nogil`` kernels on a thread pool.
+"""In-process parallelism: the serial stage drivers run over fixed row chunks
+under one ``@njit(parallel=True)`` runner.
 
-Why not ``prange``: a parallel Numba kernel around the fused pass added about
-10 s of compile time per dtype (the whole callee tree is re-optimised inside the
-parfor), and Numba's default ``workqueue`` threading layer aborts the process
-when two Python threads launch parallel kernels at once. Serial kernels that
-release the GIL, run over fixed row chunks by a plain thread pool, compile once,
-are safe to call from any number of Python threads (each call has its own
-buffers), and are exactly what a dask task calls on its block.
+The runner receives the driver as a first-class function (a pointer typed
+``FunctionType``), so it compiles in well under a second and never re-optimises
+the driver's code: a runner that called the driver directly would link the
+driver's whole call tree into the parfor and have LLVM optimise it again
+(4-8 s of compile time per driver, measured). A dask task calls the same
+drivers serially.
 
-Determinism: the chunks depend on the data shape only, each chunk fills its own
-accumulators, and the caller sums them in chunk order, so results are
-bit-identical for any thread count.
+Determinism: the chunks depend on the data's shape only, each chunk writes its
+own accumulators, and :func:`fastgmm._kernels.drivers.reduce_chunks` sums them
+in chunk order, so results are bit-identical for any thread count.
+
+Thread safety: Numba is asked for a thread-safe threading layer (TBB or
+OpenMP; pip's Numba on Linux has OpenMP). Where only ``workqueue`` exists,
+which aborts the process when two threads launch parallel kernels at once,
+launches are serialised by a lock.
 """
 
 from __future__ import annotations
 
-import itertools
+import importlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Iterator
 
-T = TypeVar("T")
-R = TypeVar("R")
+import numba
+import numpy as np
+from numba import njit, prange, types, typeof
+
+from ._config import CACHE, FASTMATH
 
 _local = threading.local()
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
+_runners: dict = {}
+_runners_lock = threading.Lock()
+_launch_lock = threading.Lock()
+_layer: list[str] = []  # the threading layer, once a launch has chosen it
+
+
+def _safe_layer_available() -> bool:
+    for mod in ("tbbpool", "omppool"):
+        try:
+            importlib.import_module(f"numba.np.ufunc.{mod}")
+            return True
+        except ImportError:
+            continue
+    return False
+
+
+def _choose_layer() -> None:
+    """Ask Numba for a thread-safe layer unless the user chose one or a layer
+    is already running."""
+    if os.environ.get("NUMBA_THREADING_LAYER"):
+        return
+    try:
+        numba.threading_layer()
+        return  # already launched: too late to choose
+    except ValueError:
+        pass
+    if _safe_layer_available():
+        numba.config.THREADING_LAYER = "threadsafe"
+
+
+_choose_layer()
 
 
 def _default_threads() -> int:
-    env = os.environ.get("FASTGMM_NUM_THREADS") or os.environ.get("NUMBA_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    env = os.environ.get("FASTGMM_NUM_THREADS")
+    n = int(env) if env else numba.config.NUMBA_NUM_THREADS
+    return max(1, min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def get_num_threads() -> int:
-    """Threads the kernels use in the calling thread (default: usable cores,
-    or ``FASTGMM_NUM_THREADS`` / ``NUMBA_NUM_THREADS`` when set)."""
+    """Threads the kernels use in the calling thread (default: Numba's thread
+    count, i.e. the usable cores or ``NUMBA_NUM_THREADS``; ``FASTGMM_NUM_THREADS``
+    lowers it)."""
     n = getattr(_local, "n_threads", None)
     return _default_threads() if n is None else n
 
@@ -51,66 +84,65 @@ def get_num_threads() -> int:
 def num_threads(n: int | None) -> Iterator[None]:
     """Run the kernels inside the block on ``n`` threads (``None``: default).
 
-    The setting is local to the calling Python thread and restored on exit.
+    The setting is local to the calling Python thread and restored on exit;
+    more threads than Numba started (``numba.config.NUMBA_NUM_THREADS``) are
+    capped to that.
     """
-    if n is not None and (not isinstance(n, (int,)) or isinstance(n, bool) or n < 1):
+    if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
         raise ValueError(f"n_threads must be a positive integer or None, got {n!r}")
     old = getattr(_local, "n_threads", None)
-    _local.n_threads = n if n is not None else old
+    _local.n_threads = min(int(n), numba.config.NUMBA_NUM_THREADS) if n is not None else old
     try:
         yield
     finally:
         _local.n_threads = old
 
 
-def _pool(n: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        pool = _pools.get(n)
-        if pool is None:
-            pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fastgmm")
-            _pools[n] = pool
-        return pool
+def _run_chunks(fn, X, sw, model, io, bounds, block, acc):
+    for c in prange(bounds.shape[0] - 1):
+        i = np.intp(c)  # prange's index may be unsigned
+        fn(X, sw, model, io, i, bounds[i], bounds[i + 1], block, acc)
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-    """``map(fn, items)`` on ``get_num_threads()`` threads, results in input order.
+def _runner(driver, args: tuple):
+    """The parallel runner for ``driver`` on arguments of these types (compiled
+    or loaded from Numba's cache once per type combination)."""
+    tys = tuple(typeof(a) for a in args)  # X, sw, model, io, bounds, block, acc
+    key = (driver, tys)
+    fn = _runners.get(key)
+    if fn is None:
+        with _runners_lock:
+            fn = _runners.get(key)
+            if fn is None:
+                dsig = types.void(tys[0], tys[1], tys[2], tys[3], types.intp, types.intp, types.intp, tys[5], tys[6])
+                driver.compile(dsig)
+                sig = types.void(types.FunctionType(dsig), *tys)
+                fn = njit(sig, parallel=True, cache=CACHE, fastmath=FASTMATH, nogil=True)(_run_chunks)
+                _runners[key] = fn
+    return fn
 
-    The calling thread is one of the workers, and each worker takes the next
-    item from a shared counter until none is left: a pass's 64 chunks cost
-    ``n - 1`` hand-offs to the pool, not 64 futures the caller waits on one by
-    one (that cost 25% of a pass at N = 2e5, d = 8 on two vCPUs). Which thread
-    runs an item never changes its result, and the results come back in input
-    order, so callers that sum them stay independent of the thread count. The
-    first exception stops the workers at their next item and is raised here.
-    """
-    items = list(items)
-    n = min(get_num_threads(), len(items)) if len(items) > 1 else 1
-    if n <= 1:
-        return map(fn, items)
-    out: list = [None] * len(items)
-    count = itertools.count()  # next() on it is atomic under the GIL
-    failed: list[BaseException] = []
 
-    def work() -> None:
-        while not failed:
-            i = next(count)
-            if i >= len(items):
-                return
-            try:
-                out[i] = fn(items[i])
-            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller
-                failed.append(exc)
-                return
-
-    pool = _pool(n - 1)
-    futures = [pool.submit(work) for _ in range(n - 1)]
-    work()
-    for f in futures:
-        # a helper that has not started yet finds nothing left to do: cancel
-        # it rather than wait (a nested call from a pool thread cannot then
-        # wait on tasks queued behind itself)
-        if not f.cancel():
-            f.result()
-    if failed:
-        raise failed[0]
-    return iter(out)
+def run_chunks(driver, X, sw, model, io, bounds: np.ndarray, block: int, acc, parallel: bool = True) -> None:
+    """``driver(X, sw, model, io, c, bounds[c], bounds[c + 1], block, acc)`` for
+    every chunk ``c``: under the parallel runner on :func:`get_num_threads`
+    threads, or one after another (``parallel=False``: dask tasks, one thread)."""
+    n = bounds.shape[0] - 1
+    threads = get_num_threads() if parallel else 1
+    if n <= 1 or threads <= 1:
+        for c in range(n):
+            driver(X, sw, model, io, c, bounds[c], bounds[c + 1], block, acc)
+        return
+    fn = _runner(driver, (X, sw, model, io, bounds, block, acc))
+    locked = not _layer or _layer[0] == "workqueue"
+    if locked:
+        _launch_lock.acquire()
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(threads)
+        fn(driver, X, sw, model, io, bounds, block, acc)
+    finally:
+        numba.set_num_threads(old)
+        if locked:
+            if not _layer:
+                _layer.append(numba.threading_layer())
+            _launch_lock.release()

@@ -192,18 +192,18 @@ def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, check_iters=
     from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
     from ._parallel import num_threads
-    from .em import Data
+    from .sources import ArrayData
     from .params import GMMParams, factorize
-    from .stats import m_step, run_pass
+    from .stats import em_stats, m_step
 
     X, w0, m0, cov = make_data(n, d, c, dtype)
     cov0 = _init_covariances(cov, c, covariance_type)
-    data = Data(X)
+    data = ArrayData(X)
     reg = 1e-6
 
     def fg_iter(params):
         f = factorize(params)
-        st = run_pass(X, None, f)
+        st = em_stats(X, None, f)
         return m_step(st, covariance_type, reg, data.eps), st.ll
 
     sk = SkGMM(c, covariance_type=covariance_type, reg_covar=reg)

@@ -15,11 +15,20 @@ import numbers
 
 import numpy as np
 
-from ._validation import _has_complex, check_param_array, check_spd, check_weights, check_X, naming
-from .em import Data, FitFailedError, _Collapsed, em_run
+from ._validation import (
+    _has_complex,
+    check_param_array,
+    check_spd,
+    check_weights,
+    check_X,
+    ill_defined_covariance_message,
+    naming,
+)
+from .em import FitFailedError, _Collapsed, em_run
+from .sources import ArrayData
 from .init import kmeans_plusplus
 from .params import GMMParams, factorize
-from .stats import m_step, run_pass
+from .stats import assign_stats, expected_complete_loglik, m_step, score
 
 __all__ = ["E_step", "M_step", "compute_vlb", "train_EM"]
 
@@ -98,7 +107,7 @@ def E_step(X, pi, mu, sigma) -> np.ndarray:
     """
     X, params = _check_model(X, pi, mu, sigma)
     gamma = np.empty((X.shape[0], params.n_components), X.dtype)
-    run_pass(X, None, factorize(params), resp_out=gamma, want_stats=False)
+    score(X, factorize(params), resp=gamma)
     return gamma
 
 
@@ -123,9 +132,8 @@ def M_step(X, gamma) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     N, d = X.shape
     g = _check_gamma(gamma, N).astype(X.dtype)
     C = g.shape[1]
-    f = factorize(GMMParams(np.full(C, 1.0 / C), np.zeros((C, d)), np.repeat(np.eye(d)[None], C, 0), "full"))
-    mean, _ = Data(X).moments
-    st = run_pass(X, None, f, center=mean, resp_in=g)
+    mean, _ = ArrayData(X).moments
+    st = assign_stats(X, None, "full", C, mean, g)
     p = m_step(st, "full", 0.0, 0.0) if np.all(st.nk > 0) else _safe_m_step(st)
     pi = st.nk / st.nk.sum()
     return pi, p.means, _symmetrize(p.covariances)
@@ -162,10 +170,10 @@ def compute_vlb(X, pi, mu, sigma, gamma) -> float:
     g = _check_gamma(gamma, X.shape[0])
     if g.shape[1] != params.n_components:
         raise ValueError(f"gamma must have {params.n_components} columns (one per component), got {g.shape[1]}")
-    st = run_pass(X, None, factorize(params), resp_in=np.ascontiguousarray(g, X.dtype), want_stats=False, want_ecl=True)
+    ecl = expected_complete_loglik(X, factorize(params), np.ascontiguousarray(g, X.dtype))
     pos = g > 0
     entropy = -float(np.sum(g[pos] * np.log(g[pos])))
-    return float(st.ecl + entropy)
+    return float(ecl + entropy)
 
 
 def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
@@ -217,7 +225,7 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
     ):
         raise ValueError(f"rtol must be a non-negative number, got {rtol!r}")
     rng = _check_random_state(random_state)
-    data = Data(X)
+    data = ArrayData(X)
     _, cov = data.moments
     best = None
     for _ in range(restarts):
@@ -233,11 +241,15 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
         except _Collapsed:  # a run that collapsed beyond recovery
             continue
         # the bound of the parameters we return: one more E-pass
-        loss = run_pass(X, None, factorize(res.params), want_stats=False).ll
+        loss, _ = score(X, factorize(res.params))
         if best is None or loss > best[0]:
             best = (float(loss), res.params)
     if best is None:
-        raise FitFailedError("train_EM failed: every restart collapsed; use fewer components (C)")
+        raise FitFailedError(
+            f"{ill_defined_covariance_message(X.dtype)} In train_EM: every one of the {restarts} "
+            f"restarts collapsed beyond recovery. train_EM adds a fixed {TRAIN_REG_COVAR:g} "
+            f"(TRAIN_REG_COVAR) to every covariance: use fewer components (C, now {C}) or scale the data."
+        )
     loss, p = best
     return loss, p.weights, p.means, _symmetrize(p.covariances)
 
@@ -245,7 +257,9 @@ def train_EM(X, C, rtol=1e-3, max_iter=100, restarts=10, random_state=None):
 def _check_random_state(seed) -> np.random.RandomState:
     """scikit-learn's ``check_random_state``, without importing scikit-learn."""
     if seed is None or seed is np.random:
-        return np.random.mtrand._rand
+        # NumPy's global RandomState (the one np.random.seed seeds), which the
+        # legacy module-level functions are bound methods of
+        return np.random.random_sample.__self__
     if isinstance(seed, numbers.Integral):
         return np.random.RandomState(seed)
     if isinstance(seed, np.random.RandomState):

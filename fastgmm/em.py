@@ -28,7 +28,8 @@ import numpy as np
 
 from .init import kmeans, kmeans_plusplus
 from .params import GMMParams, factorize
-from .stats import data_moments, m_step, run_pass
+from .sources import ArrayData, DataSource
+from .stats import assign_stats, m_step
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -53,61 +54,18 @@ class _Collapsed(Exception):
     pass
 
 
-class Data:
-    """Validated data for the driver: X (C-contiguous float32/float64), optional
-    float64 sample weights, and lazily computed moments."""
-
-    def __init__(self, X: np.ndarray, sw: np.ndarray | None = None):
-        self.X = X
-        self.sw = sw
-        self.n = X.shape[0]
-        self.total_weight = float(self.n if sw is None else sw.sum())
-        self.eps = float(np.finfo(X.dtype).eps)
-        self.dtype = X.dtype
-        self.n_features = X.shape[1]
-        self._moments = None
-
-    @property
-    def moments(self) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted mean and covariance of X (float64), computed once."""
-        if self._moments is None:
-            self._moments = data_moments(self.X, self.sw)
-        return self._moments
-
-    def stats(self, factors, **kw):
-        """One pass over all rows at ``factors`` (:func:`fastgmm.stats.run_pass`
-        keywords). Streamed data (:class:`fastgmm.outofcore.StreamData`: dask
-        blocks, file windows) has the same method, so :func:`em_run` serves both."""
-        return run_pass(self.X, self.sw, factors, **kw)
-
-    def init_data(self, rng, n_components: int = 1) -> "Data":
-        """The data the initialiser runs on: all rows (streamed data: a sample)."""
-        return self
-
-
 def params_from_assignments(
-    data: Data, n_components: int, covariance_type: str, reg_covar: float, **given
+    data: ArrayData, n_components: int, covariance_type: str, reg_covar: float, given
 ) -> GMMParams:
-    """M-step from given assignments: ``labels_in`` (hard int32 labels, -1 for
-    rows of no component) or ``resp_in`` (dense (N, C) responsibilities in X's dtype)."""
+    """M-step from given assignments ``given``: hard int32 labels (-1 for rows of
+    no component) or dense (N, C) responsibilities in X's dtype."""
     mean, _ = data.moments
-    f = factorize(_identity_params(n_components, data.n_features, covariance_type))
-    st = run_pass(data.X, data.sw, f, center=mean, **given)
+    st = assign_stats(data.X, data.sw, covariance_type, n_components, mean, given)
     return m_step(st, covariance_type, reg_covar, data.eps)
 
 
-def _identity_params(C: int, d: int, covariance_type: str) -> GMMParams:
-    cov = {
-        "full": np.repeat(np.eye(d)[None], C, axis=0),
-        "tied": np.eye(d),
-        "diag": np.ones((C, d)),
-        "spherical": np.ones(C),
-    }[covariance_type]
-    return GMMParams(np.full(C, 1.0 / C), np.zeros((C, d)), cov, covariance_type)
-
-
 def initialize(
-    data: Data,
+    data: ArrayData,
     n_components: int,
     covariance_type: str,
     init_params: str,
@@ -118,11 +76,11 @@ def initialize(
     X, sw, n = data.X, data.sw, data.n
     if init_params == "kmeans":
         _, labels = kmeans(X, n_components, rng, sw)
-        return params_from_assignments(data, n_components, covariance_type, reg_covar, labels_in=labels)
+        return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
     if init_params == "random":
         resp = rng.uniform(size=(n, n_components)).astype(X.dtype)
         resp /= resp.sum(axis=1)[:, None]
-        return params_from_assignments(data, n_components, covariance_type, reg_covar, resp_in=resp)
+        return params_from_assignments(data, n_components, covariance_type, reg_covar, resp)
     if init_params == "random_from_data":
         indices = rng.choice(n, size=n_components, replace=False)
     elif init_params == "k-means++":
@@ -131,11 +89,11 @@ def initialize(
         raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
     labels = np.full(n, -1, np.int32)
     labels[indices] = np.arange(n_components)
-    return params_from_assignments(data, n_components, covariance_type, reg_covar, labels_in=labels)
+    return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
 
 
 def _reseed(
-    params: GMMParams, bad: np.ndarray, data: Data, worst_index: int, reg_covar: float, rng
+    params: GMMParams, bad: np.ndarray, data: DataSource, worst_index: int, reg_covar: float, rng
 ) -> GMMParams:
     """Re-seed the collapsed components ``bad`` (see the module docstring)."""
     p = params.copy()
@@ -145,7 +103,7 @@ def _reseed(
     ct = p.covariance_type
     for j, k in enumerate(bad):
         idx = worst_index if (j == 0 and worst_index >= 0) else int(rng.randint(data.n))
-        p.means[k] = data.X[idx]
+        p.means[k] = data.row(idx)
         p.weights[k] = 1.0 / p.n_components
         if ct == "full":
             p.covariances[k] = cov
@@ -159,7 +117,7 @@ def _reseed(
     return p
 
 
-def _check(params: GMMParams, nk: np.ndarray | None, data: Data):
+def _check(params: GMMParams, nk: np.ndarray | None, data: DataSource):
     f = factorize(params)
     bad = f.bad
     if nk is not None:
@@ -173,7 +131,7 @@ def _check(params: GMMParams, nk: np.ndarray | None, data: Data):
 
 
 def em_run(
-    data: Data,
+    data: DataSource,
     params: GMMParams,
     *,
     tol: float,
@@ -248,7 +206,7 @@ def em_run(
 
 
 def fit(
-    data: Data,
+    data: DataSource,
     n_components: int,
     covariance_type: str,
     *,
@@ -343,11 +301,13 @@ def fit(
         if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
             best = result
     if best is None:
+        from ._validation import ill_defined_covariance_message  # scikit-learn's sentence(s) first
+
         raise FitFailedError(
-            f"Fitting failed: every one of the {failures} attempts collapsed "
-            f"(components with vanishing weight or covariance that is not positive "
-            f"definite, even after re-seeding). Increase reg_covar (now {reg_covar:g}), "
-            f"use fewer components (now {n_components}), or check the data for "
-            f"duplicated or constant features."
+            f"{ill_defined_covariance_message(data.dtype)} In fastgmm: every one of the "
+            f"{failures} attempts collapsed (components with vanishing weight or a covariance "
+            f"that is not positive definite, even after re-seeding). Increase reg_covar "
+            f"(now {reg_covar:g}), use fewer components (now {n_components}), or check the "
+            f"data for duplicated or constant features."
         )
     return best, total_recoveries

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import _config
-from ._kernels.kmeans import _kpp_trials, _kpp_update, _lloyd_chunk
-from ._parallel import ordered_map
+from ._kernels.kmeans import kpp_trials_chunk, kpp_update_chunk, lloyd_chunk
+from ._kernels.models import Accumulators
+from ._parallel import run_chunks
 
 _EMPTY_F = np.zeros(0)
 
@@ -17,8 +18,20 @@ def _chunks(n: int) -> list[tuple[int, int]]:
     return [(lo, min(n, lo + rows)) for lo in range(0, n, rows)]
 
 
+def _bounds(chunks) -> np.ndarray:
+    return np.array([lo for lo, _ in chunks] + [chunks[-1][1]], np.int64)
+
+
+def _acc(m: int, C: int, d: int, k: int) -> Accumulators:
+    return Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m, 0, 0, 0)), np.zeros((m, k)))
+
+
 def _sw(sw):
     return _EMPTY_F if sw is None else sw
+
+
+def _update(X, center, mind, bounds, acc) -> None:
+    run_chunks(kpp_update_chunk, X, _EMPTY_F, np.ascontiguousarray(center), mind, bounds, 0, acc)
 
 
 def kmeans_plusplus(
@@ -39,8 +52,9 @@ def kmeans_plusplus(
     idx = [first]
     # float32 distances: one 4-byte value per row is the initialiser's memory
     mind = np.full(n, np.inf, np.float32)
-    for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], X[first], mind), chunks):
-        pass
+    bounds = _bounds(chunks)
+    idle = _acc(len(chunks), 0, 0, 0)
+    _update(X, X[first], mind, bounds, idle)
     n_trials = 2 + int(np.log(n_clusters))
     for _ in range(1, n_clusters):
         cand = _draw(mind, chunks, rng, n_trials, sw)
@@ -48,19 +62,14 @@ def kmeans_plusplus(
             rest = np.setdiff1d(np.arange(n), idx)
             cand = [int(rng.choice(rest))] if rest.size else [int(rng.randint(n))]
         cands = np.ascontiguousarray(X[cand])
-
-        def trial(c):
-            pots = np.zeros(len(cand))
-            _kpp_trials(X, c[0], c[1], wv, cands, mind, pots)
-            return pots
-
+        acc = _acc(len(chunks), 0, 0, len(cand))
+        run_chunks(kpp_trials_chunk, X, wv, cands, mind, bounds, 0, acc)
         pots = np.zeros(len(cand))
-        for part in ordered_map(trial, chunks):
+        for part in acc.sums:  # chunk order
             pots += part
         best = int(np.argmin(pots))
         idx.append(int(cand[best]))
-        for _ in ordered_map(lambda c: _kpp_update(X, c[0], c[1], cands[best], mind), chunks):
-            pass
+        _update(X, cands[best], mind, bounds, idle)
     return np.asarray(idx, dtype=np.int64)
 
 
@@ -108,24 +117,19 @@ def kmeans(
     centers = np.ascontiguousarray(X[kmeans_plusplus(X, n_clusters, rng, sw)], dtype=np.float64)
     var = np.var(X[: min(n, 100_000)], axis=0, dtype=np.float64).mean()
     labels = np.full(n, -1, np.int32)
-    cx = centers.astype(X.dtype)
+    bounds = _bounds(chunks)
     for _ in range(max_iter):
         cx = np.ascontiguousarray(centers, dtype=X.dtype)
-
-        def work(c):
-            sums = np.zeros((n_clusters, d))
-            counts = np.zeros(n_clusters)
-            out = _lloyd_chunk(X, c[0], c[1], wv, cx, labels, sums, counts)
-            return sums, counts, out
-
+        acc = _acc(len(chunks), n_clusters, d, 4)
+        run_chunks(lloyd_chunk, X, wv, cx, labels, bounds, 0, acc)
         sums = np.zeros((n_clusters, d))
         counts = np.zeros(n_clusters)
         changed = 0
         far, fari = -1.0, 0
-        for s, cnt, (_, ch, f, fi) in ordered_map(work, chunks):
+        for s, cnt, (_, ch, f, fi) in zip(acc.s1, acc.nk, acc.sums):  # chunk order
             sums += s
             counts += cnt
-            changed += ch
+            changed += int(ch)
             if f > far:
                 far, fari = f, int(fi)
         new = cx.astype(np.float64) + sums / np.maximum(counts, np.finfo(float).tiny)[:, None]
@@ -138,11 +142,5 @@ def kmeans(
             break
     # labels of the final centres
     cx = np.ascontiguousarray(centers, dtype=X.dtype)
-    for _ in ordered_map(
-        lambda c: _lloyd_chunk(
-            X, c[0], c[1], wv, cx, labels, np.zeros((n_clusters, d)), np.zeros(n_clusters)
-        ),
-        chunks,
-    ):
-        pass
+    run_chunks(lloyd_chunk, X, wv, cx, labels, bounds, 0, _acc(len(chunks), n_clusters, d, 4))
     return centers, labels

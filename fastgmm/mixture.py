@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import warnings
 from contextlib import contextmanager
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -14,10 +16,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._parallel import num_threads
-from ._validation import as_kernel_array, check_param_array, check_sample_weight, check_spd, naming
-from .em import INIT_PARAMS, Data, FitFailedError, fit as em_fit
+from ._validation import (
+    BOOLEAN,
+    RANDOM_STATE,
+    VERBOSE,
+    ArrayLike,
+    Interval,
+    NoneConstraint,
+    StrOptions,
+    as_kernel_array,
+    check_means_init,
+    check_precisions_init,
+    check_sample_weight,
+    check_weights_init,
+    ill_defined_covariance_message,
+    naming,
+    validate_params,
+)
+from .em import FitFailedError, fit as em_fit
+from .sources import ArrayData
 from .params import (
-    COVARIANCE_TYPES,
     GMMParams,
     covariances_from_precisions,
     factorize,
@@ -25,7 +43,7 @@ from .params import (
     n_parameters,
     precisions_from_cholesky,
 )
-from .stats import run_pass
+from . import stats
 
 __all__ = ["GaussianMixture", "RecoveryWarning"]
 
@@ -144,58 +162,55 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ checks
-    def _check_parameters(self, n_features: int):
-        def integer(name, lo):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-                raise ValueError(f"The '{name}' parameter must be an int >= {lo}, got {v!r}")
+    #: what each constructor parameter may be: scikit-learn's constraints
+    #: (``BaseMixture`` / ``GaussianMixture._parameter_constraints``; the
+    #: strings in the order of scikit-learn's source, see
+    #: :class:`fastgmm._validation.StrOptions`), plus ``n_threads``. (Not named ``_parameter_constraints``: scikit-learn's
+    #: own machinery reads that name.)
+    _CONSTRAINTS = {
+        "n_components": (Interval(Integral, 1, None, closed="left"),),
+        "tol": (Interval(Real, 0.0, None, closed="left"),),
+        "reg_covar": (Interval(Real, 0.0, None, closed="left"),),
+        "max_iter": (Interval(Integral, 0, None, closed="left"),),
+        "n_init": (Interval(Integral, 1, None, closed="left"),),
+        "init_params": (StrOptions(("kmeans", "random", "random_from_data", "k-means++")),),
+        "random_state": RANDOM_STATE,
+        "warm_start": BOOLEAN,
+        "verbose": VERBOSE,
+        "verbose_interval": (Interval(Integral, 1, None, closed="left"),),
+        "covariance_type": (StrOptions(("full", "tied", "diag", "spherical")),),
+        "weights_init": (ArrayLike(), NoneConstraint()),
+        "means_init": (ArrayLike(), NoneConstraint()),
+        "precisions_init": (ArrayLike(), NoneConstraint()),
+        "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
+    }
 
-        def real(name, lo):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (v >= lo) or not np.isfinite(v):
-                raise ValueError(f"The '{name}' parameter must be a finite float >= {lo}, got {v!r}")
+    def _check_scalar_parameters(self) -> None:
+        """Types and ranges of the constructor parameters, before any look at X:
+        :class:`fastgmm._validation.InvalidParameterError` (a ValueError and a
+        TypeError) with scikit-learn's message for the first bad parameter in
+        alphabetical order, as scikit-learn checks them."""
+        validate_params(self._CONSTRAINTS, self.get_params(deep=False), type(self).__name__)
 
-        integer("n_components", 1)
-        integer("max_iter", 0)
-        integer("n_init", 1)
-        if not isinstance(self.verbose, (bool, np.bool_)):
-            integer("verbose", 0)
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise ValueError(f"The 'warm_start' parameter must be a bool, got {self.warm_start!r}")
-        integer("verbose_interval", 1)
-        real("tol", 0.0)
-        real("reg_covar", 0.0)
-        if self.covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(
-                f"The 'covariance_type' parameter must be one of {COVARIANCE_TYPES}, got {self.covariance_type!r}"
-            )
-        if self.init_params not in INIT_PARAMS:
-            raise ValueError(f"The 'init_params' parameter must be one of {INIT_PARAMS}, got {self.init_params!r}")
-        if self.n_threads is not None:
-            integer("n_threads", 1)
-        C, d = self.n_components, n_features
+    def _check_init_arrays(self, n_features: int):
+        """``(weights, means, precisions)`` from ``weights_init`` / ``means_init``
+        / ``precisions_init`` (float64, or None), checked as scikit-learn
+        checks them once n_features is known (its messages and exception types)."""
+        C, ct = self.n_components, self.covariance_type
         weights = means = precisions = None
         if self.weights_init is not None:
-            weights = check_param_array(self.weights_init, "weights_init", (C,))
-            if np.any(weights < 0) or np.any(weights > 1):
-                raise ValueError(
-                    f"The parameter 'weights_init' should be in the range [0, 1], but got max value "
-                    f"{weights.max():.5f}, min value {weights.min():.5f}"
-                )
-            if not np.allclose(np.abs(1.0 - weights.sum()), 0.0):
-                raise ValueError(
-                    f"The parameter 'weights_init' should be normalized, but got sum(weights) = {weights.sum():.5f}"
-                )
+            weights = check_weights_init(self.weights_init, C)
         if self.means_init is not None:
-            means = check_param_array(self.means_init, "means_init", (C, d))
+            means = check_means_init(self.means_init, C, n_features)
         if self.precisions_init is not None:
-            shape = {"full": (C, d, d), "tied": (d, d), "diag": (C, d), "spherical": (C,)}[self.covariance_type]
-            precisions = check_param_array(self.precisions_init, "precisions_init", shape)
-            if self.covariance_type in ("full", "tied"):
-                check_spd(precisions, "precisions_init")
-            elif np.any(precisions <= 0):
-                raise ValueError(f"'{self.covariance_type} precisions_init' should be positive")
+            precisions = check_precisions_init(self.precisions_init, ct, C, n_features)
         return weights, means, precisions
+
+    def _check_parameters(self, n_features: int):
+        """Both checks (:meth:`_check_scalar_parameters`, then
+        :meth:`_check_init_arrays`); returns the init arrays."""
+        self._check_scalar_parameters()
+        return self._check_init_arrays(n_features)
 
     def _n_threads(self):
         """``n_threads`` as a plain int (NumPy integers accepted) or None."""
@@ -237,6 +252,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
+        self._check_scalar_parameters()
         self._fit(X, sample_weight)
         return self
 
@@ -249,6 +265,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        self._check_scalar_parameters()
         X = self._fit(X, sample_weight)
         return self._labels(X)
 
@@ -256,13 +273,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         X, sw = self._validate_fit_data(X, sample_weight)
         with self._explain_failure(X, sw):
-            self._fit_data(Data(X, sw))
+            self._fit_data(ArrayData(X, sw))
         return X
 
     def _fit_data(self, data) -> None:
         """EM on validated data (:class:`fastgmm.em.Data`, or streamed data with
         the same interface), then the fitted attributes and warnings."""
-        weights_init, means_init, precisions_init = self._check_parameters(data.n_features)
+        weights_init, means_init, precisions_init = self._check_init_arrays(data.n_features)
         ct = self.covariance_type
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "converged_")
@@ -333,9 +350,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             n_distinct = np.unique(rows, axis=0).shape[0]
             if n_distinct >= self.n_components:
                 raise
+            head = ill_defined_covariance_message(X.dtype)  # scikit-learn's sentence(s) first
+            detail = str(exc).removeprefix(head).strip()
             raise FitFailedError(
-                f"X has only {n_distinct} distinct row(s) (with positive weight), fewer than "
-                f"n_components={self.n_components}: use at most {n_distinct} components. ({exc})"
+                f"{head} X has only {n_distinct} distinct row(s) (with positive weight), fewer than "
+                f"n_components={self.n_components}: use at most {n_distinct} components."
+                + (f" ({detail})" if detail else "")
             ) from None
 
     def _set_fitted(self, params: GMMParams, dtype):
@@ -356,7 +376,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _labels(self, X):
         labels = np.empty(X.shape[0], np.int64)
         with num_threads(self._n_threads()):
-            run_pass(X, None, self._factors(), labels_out=labels, want_stats=False)
+            stats.score(X, self._factors(), labels=labels)
         return labels
 
     def predict(self, X):
@@ -379,7 +399,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X = self._validate_predict_data(X)
         resp = np.empty((X.shape[0], self.n_components), X.dtype)
         with num_threads(self._n_threads()):
-            run_pass(X, None, self._factors(), resp_out=resp, want_stats=False)
+            stats.score(X, self._factors(), resp=resp)
         return resp
 
     @_dask_dispatch("score_samples")
@@ -390,15 +410,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,), X's dtype
         """
-        X = self._validate_predict_data(X)
+        return self._score_samples(self._validate_predict_data(X))
+
+    def _score_samples(self, X):
         ll = np.empty(X.shape[0])
         with num_threads(self._n_threads()):
-            run_pass(X, None, self._factors(), ll_out=ll, want_stats=False)
+            stats.score(X, self._factors(), loglik=ll)
         return ll.astype(X.dtype, copy=False)
 
     @_dask_dispatch("score")
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of the rows (weighted by ``sample_weight``).
+
+        Without ``sample_weight`` this is ``score_samples(X).mean()``, computed
+        as scikit-learn computes it: NumPy's mean of the per-row values in X's
+        dtype (float32 X: a float32 mean).
 
         Returns
         -------
@@ -406,9 +432,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_predict_data(X)
         sw = check_sample_weight(sample_weight, X.shape[0])
+        if sw is None:
+            return float(np.mean(self._score_samples(X)))
         with num_threads(self._n_threads()):
-            st = run_pass(X, sw, self._factors(), want_stats=False)
-        return float(st.ll / (X.shape[0] if sw is None else sw.sum()))
+            ll, _ = stats.score(X, self._factors(), sw=sw)
+        return float(ll / sw.sum())
 
     def _n_parameters(self) -> int:
         d = self.means_.shape[1]
@@ -423,7 +451,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_predict_data(X)
         n = X.shape[0]
-        return -2 * self.score(X) * n + self._n_parameters() * np.log(n)
+        return -2 * self.score(X) * n + self._n_parameters() * math.log(n)
 
     def aic(self, X):
         """Akaike information criterion on X (lower is better).

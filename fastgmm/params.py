@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._kernels.linalg import _cholesky_inv
-from ._kernels.passes import DIAG, FULL, SPHER, TIED
+from ._kernels.models import DiagModel, FullModel, SphericalModel, TiedModel
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-KIND = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHER}
 LOG_2PI = np.log(2.0 * np.pi)
 
 
@@ -44,58 +43,67 @@ class GMMParams:
 
 @dataclass
 class Factors:
-    """Precision factors of a :class:`GMMParams` and the kernel arguments.
+    """Precision factors of a :class:`GMMParams`, in the kernels' layout.
 
-    ``bad`` lists the components whose covariance is not positive definite (for
-    'tied', every component when the shared matrix is not).
+    ``linv``: 'full' (C, d, d) the lower-triangular ``L_k^-1`` of each covariance
+    ``L_k L_k^T``; 'tied' (d, d) the shared one; 'diag' (C, d) and 'spherical'
+    (C,) the square roots of the precisions. ``half_logdet`` (C,) is
+    ``log|L_k^-1|``. ``bad`` lists the components whose covariance is not
+    positive definite (for 'tied', every component when the shared matrix is not).
     """
 
     params: GMMParams
-    prec_chol: np.ndarray  # scikit-learn's precisions_cholesky_ layout
-    half_logdet: np.ndarray  # (C,) sum of log of the precision factor's diagonal
-    bad: np.ndarray  # indices of components that failed
+    linv: np.ndarray
+    half_logdet: np.ndarray
+    bad: np.ndarray
+
+    @property
+    def prec_chol(self) -> np.ndarray:
+        """scikit-learn's ``precisions_cholesky_`` (upper triangular, ``L^-T``)."""
+        ct = self.params.covariance_type
+        if ct == "full":
+            return np.ascontiguousarray(np.swapaxes(self.linv, 1, 2))
+        if ct == "tied":
+            return np.ascontiguousarray(self.linv.T)
+        return self.linv
 
     def default_center(self) -> np.ndarray:
-        """The weighted mean of the means: the point passes centre the data on."""
+        """The weighted mean of the means: the point 'tied' passes centre the data on."""
         p = self.params
         w = p.weights / p.weights.sum()
         return w @ p.means
 
-    def kernel_args(self, dtype, center: np.ndarray) -> tuple:
-        """``(mats, vecs, means, const)`` for :func:`fastgmm._kernels.passes._chunk_pass`.
+    def model(self, dtype, center: np.ndarray | None = None):
+        """The kernels' model (:mod:`fastgmm._kernels.models`) in ``dtype``.
 
-        ``mats``: ``L_k^-1`` (lower triangular, rows padded with zeros to a
-        multiple of 4) per component for 'full', the shared one for 'tied';
-        ``vecs``: ``L^-1 (mu_k - center)`` for 'tied'; for 'diag'/'spherical'
-        (2C, d), the square roots of the precisions ``a`` (rows ``:C``) over
-        ``b = a mu`` rounded once to ``dtype`` (rows ``C:``), so that the kernel
-        computes ``a x - b = a (x - b/a)`` with one fused multiply-add (the
-        statistics are then taken around ``b/a``); ``const_k = log w_k + log|L_k^-1| - d log(2 pi)/2``.
+        'tied' takes ``center`` (default :meth:`default_center`), rounded to
+        ``dtype``; 'diag'/'spherical' get ``a`` (the precisions' square roots,
+        rounded to ``dtype``) and ``b = a mu`` rounded once, so that the kernel's
+        one fused multiply-add ``a x - b`` is ``a (x - b/a)``. Arrays are
+        fresh and writable (a read-only array would compile a second
+        specialisation of every kernel).
         """
         p = self.params
         C, d = p.means.shape
-        d4 = -(-d // 4) * 4
         ct = p.covariance_type
-        if ct == "full":
-            mats = np.zeros((C, d4, d), dtype)
-            mats[:, :d, :] = np.swapaxes(self.prec_chol, 1, 2)
-            vecs = np.zeros((0, d), dtype)
-        elif ct == "tied":
-            mats = np.zeros((1, d4, d), dtype)
-            mats[0, :d, :] = self.prec_chol.T
-            vecs = np.ascontiguousarray((p.means - center) @ self.prec_chol, dtype=dtype)
-        else:
-            pc = self.prec_chol if ct == "diag" else np.repeat(self.prec_chol[:, None], d, axis=1)
-            mats = np.zeros((0, d4, d), dtype)
-            vecs = np.empty((2 * C, d), dtype)
-            vecs[:C] = pc
-            vecs[C:] = vecs[:C].astype(np.float64) * p.means  # a rounded to dtype, then b
         with np.errstate(divide="ignore"):
             const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI
-        # always fresh, writable copies: a read-only array (a user's read-only
-        # means_init, say) would compile a second specialisation of the kernel
         means = np.array(p.means, dtype=dtype, order="C")
-        return mats, vecs, means, np.array(const, np.float64, order="C")
+        if ct == "full":
+            mats = np.zeros((C, -(-d // 4) * 4, d), dtype)
+            mats[:, :d, :] = self.linv
+            return FullModel(mats, means, const)
+        if ct == "tied":
+            c64 = self.default_center() if center is None else np.asarray(center, np.float64)
+            cx = np.array(c64, dtype=dtype)
+            mat = np.zeros((-(-d // 4) * 4, d), dtype)
+            mat[:d] = self.linv
+            vecs = np.ascontiguousarray((p.means - cx.astype(np.float64)) @ self.linv.T, dtype=dtype)
+            return TiedModel(mat, vecs, cx, const)
+        pc = self.linv if ct == "diag" else np.repeat(self.linv[:, None], d, axis=1)
+        a = np.array(pc, dtype=dtype, order="C")
+        b = np.ascontiguousarray(a.astype(np.float64) * p.means, dtype=dtype)
+        return (DiagModel if ct == "diag" else SphericalModel)(a, b, const)
 
 
 def factorize(params: GMMParams) -> Factors:
@@ -109,14 +117,13 @@ def factorize(params: GMMParams) -> Factors:
         linv = np.empty_like(mats)
         status = np.zeros(mats.shape[0], np.int64)
         logdet = _cholesky_inv(mats, linv, status)
-        prec_chol = np.swapaxes(linv, 1, 2)
         if ct == "tied":
-            prec_chol = prec_chol[0]
+            linv = linv[0]
             bad = np.arange(C) if status[0] else np.zeros(0, np.int64)
             logdet = np.full(C, logdet[0])
         else:
             bad = np.flatnonzero(status)
-        return Factors(params, np.ascontiguousarray(prec_chol), logdet, bad)
+        return Factors(params, linv, logdet, bad)
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = np.isfinite(cov) & (cov > 0)
         prec_chol = np.where(ok, 1.0 / np.sqrt(np.where(ok, cov, 1.0)), 1.0)
@@ -149,7 +156,13 @@ def factors_from_precision_cholesky(
     params = GMMParams(
         np.asarray(weights, np.float64), np.asarray(means, np.float64), np.zeros(0), covariance_type
     )
-    return Factors(params, prec_chol, half, np.zeros(0, np.int64))
+    if covariance_type == "full":
+        linv = np.swapaxes(prec_chol, 1, 2)
+    elif covariance_type == "tied":
+        linv = prec_chol.T
+    else:
+        linv = prec_chol
+    return Factors(params, np.ascontiguousarray(linv), half, np.zeros(0, np.int64))
 
 
 def precisions_from_cholesky(prec_chol: np.ndarray, covariance_type: str) -> np.ndarray:

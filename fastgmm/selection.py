@@ -25,7 +25,7 @@ from ._validation import check_sample_weight, check_X
 from .em import FitFailedError
 from .mixture import GaussianMixture, RecoveryWarning
 from .params import COVARIANCE_TYPES
-from .stats import run_pass
+from .stats import score
 
 __all__ = ["CRITERIA", "SelectionResult", "information_criteria", "select_model"]
 
@@ -85,11 +85,10 @@ def _criteria(
     the difference of the two sums over all points would leave round-off.
     """
     with num_threads(None if gm.n_threads is None else int(gm.n_threads)):
-        st = run_pass(X, sw, gm._factors(), labels_out=labels_out, want_stats=False, want_ecl=True)
+        ll, entropy = score(X, gm._factors(), sw=sw, labels=labels_out, entropy=True)
     n = float(X.shape[0] if sw is None else sw.sum())
     p = gm._n_parameters()
-    ll = float(st.ll)
-    entropy = max(float(st.entropy), 0.0)  # >= 0 exactly; clip round-off
+    entropy = max(entropy, 0.0)  # >= 0 exactly; clip round-off
     bic = -2.0 * ll + p * np.log(n)
     return {
         "n_parameters": p,

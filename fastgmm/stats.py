@@ -1,4 +1,18 @@
-"""Sufficient statistics of one pass, the M-step, and the pass wrapper."""
+"""The passes over the data, named by use, their sufficient statistics, and the M-step.
+
+Each pass runs one serial stage driver (:mod:`fastgmm._kernels.drivers`) over
+fixed row chunks (:func:`fastgmm._config.chunk_rows`, from the shape only) and
+sums the chunks in chunk order, so results do not depend on the thread count:
+
+* :func:`em_stats`: the fit pass (E-step, log-likelihood, statistics);
+* :func:`assign_stats`: statistics from given labels or responsibilities;
+* :func:`score`: log-likelihoods, labels, responsibilities, entropy;
+* :func:`expected_complete_loglik`: the classic bound's first term;
+* :func:`data_moments`: the weighted mean and covariance.
+
+``parallel=False`` runs the chunks one after another on the calling thread
+(what a dask task does on its block).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _config
-from ._kernels.passes import _chunk_pass
-from ._parallel import ordered_map
-from .params import KIND, Factors, GMMParams, factorize
+from ._kernels import drivers
+from ._kernels.models import ECL, ENTROPY, LL, WORST, WORST_INDEX, Accumulators, DiagModel, ScoreOut
+from ._parallel import run_chunks
+from .params import Factors, GMMParams, factorize
 
 
 @dataclass
@@ -41,11 +56,13 @@ class SufficientStats:
     worst_ll: float = np.inf
     worst_index: int = -1
     entropy: float = 0.0
+    worst_row: np.ndarray | None = None
 
     def merge(self, other: "SufficientStats", offset: int = 0) -> "SufficientStats":
         """Statistics of the union of two disjoint row sets.
 
-        ``offset`` is added to ``other``'s ``worst_index``.
+        ``offset`` is added to ``other``'s ``worst_index``; the least likely
+        point (and its row, when the sources kept it) is the earlier on ties.
         """
         worse = other.worst_ll < self.worst_ll
         return SufficientStats(
@@ -59,137 +76,163 @@ class SufficientStats:
             other.worst_ll if worse else self.worst_ll,
             other.worst_index + offset if worse else self.worst_index,
             self.entropy + other.entropy,
+            other.worst_row if worse else self.worst_row,
         )
 
 
-_EMPTY_I = np.zeros(0, np.int64)
-_EMPTY_I32 = np.zeros(0, np.int32)
-_EMPTY_F = np.zeros(0, np.float64)
+_NO_WEIGHTS = np.zeros(0)
 
 
-def run_pass(
-    X: np.ndarray,
-    sw: np.ndarray | None,
-    factors: Factors,
-    *,
-    shift: np.ndarray | None = None,
-    center: np.ndarray | None = None,
-    resp_in: np.ndarray | None = None,
-    labels_in: np.ndarray | None = None,
-    resp_out: np.ndarray | None = None,
-    ll_out: np.ndarray | None = None,
-    labels_out: np.ndarray | None = None,
-    want_stats: bool = True,
-    want_ecl: bool = False,
-    start: int = 0,
-    stop: int | None = None,
-    parallel: bool = True,
-) -> SufficientStats:
-    """One fused pass over rows ``[start, stop)`` of validated, C-contiguous ``X``.
-
-    The rows are cut into fixed chunks (:func:`fastgmm._config.chunk_rows`, from
-    the shape only), run on the thread pool, and their statistics summed in
-    chunk order, so the result does not depend on the thread count.
-
-    ``center`` defaults to the weighted mean of the means. ``shift`` (C, d), the
-    points the statistics are taken around, defaults to the means for 'full',
-    to ``b/a`` of :meth:`Factors.kernel_args` (the means to within one rounding) for
-    'diag'/'spherical' and to the centre for 'tied'; when only ``center`` is
-    given, it is the shift of every component. The result's ``shift`` says
-    which points were used. Optional arrays
-    must already have the kernel's dtypes and cover all rows of ``X``.
-    ``parallel=False`` runs the chunks on the calling thread (dask tasks).
-    """
-    p = factors.params
-    ct = p.covariance_type
-    dtype = X.dtype
-    C, d = p.means.shape
-    d4 = -(-d // 4) * 4
-    n = X.shape[0] if stop is None else stop
-    c64 = factors.default_center() if center is None else np.asarray(center, np.float64)
-    center_x = np.array(c64, dtype=dtype, order="C")  # writable: see kernel_args
-    mats, vecs, means, const = factors.kernel_args(dtype, center_x.astype(np.float64))
-    shift64 = None
-    if shift is None and center is None and ct in ("diag", "spherical"):
-        # no shift: the kernel takes the statistics around its own b/a
-        shift_x = np.zeros((0, d), dtype)
-        v = vecs.astype(np.float64)
-        shift64 = v[C:] / v[:C]  # b/a: the means to within one rounding in X's dtype
-    elif shift is None:
-        # np.repeat, not broadcast_to: a read-only shift would be a second
-        # compiled specialisation of the kernel (seconds of compile time)
-        shift_x = means if (center is None and ct != "tied") else np.repeat(center_x[None], C, axis=0)
-    else:
-        shift_x = np.array(shift, dtype=dtype, order="C")
-    if shift64 is None:
-        shift64 = shift_x.astype(np.float64)
-    block = _config.block_rows(d, dtype.itemsize)
-    empty2 = np.zeros((0, C), dtype)
-    kind = KIND[ct]
-    args = (
-        _EMPTY_F if sw is None else _writable(sw),
-        mats,
-        vecs,
-        means,
-        const,
-        shift_x,
-        center_x,
-        empty2 if resp_in is None else _writable(resp_in),
-        # input labels as int32 (half the memory of an N-row int64 array)
-        _EMPTY_I32 if labels_in is None else _writable(np.asarray(labels_in, np.int32)),
-        empty2 if resp_out is None else resp_out,
-        _EMPTY_F if ll_out is None else ll_out,
-        _EMPTY_I if labels_out is None else labels_out,
-        want_stats,
-        want_ecl,
-        block,
-    )
+def _bounds(n: int, start: int = 0) -> np.ndarray:
     rows = _config.chunk_rows(n - start)
-    if not want_stats:
-        s2_shape = (0, 1, 1)
-    else:
-        s2_shape = {"full": (C, d4, d), "tied": (1, d4, d)}.get(ct, (C, 1, d))
+    return np.append(np.arange(start, n, rows, dtype=np.int64), np.int64(n)) if n > start else np.array([start], np.int64)
 
-    def chunk(lo: int):
-        nk = np.zeros(C)
-        s1 = np.zeros((C, d))
-        s2 = np.zeros(s2_shape)
-        out = _chunk_pass(kind, X, lo, min(n, lo + rows), *args, nk, s1, s2)
-        return nk, s1, s2, out
 
-    starts = range(start, n, rows)
-    results = ordered_map(chunk, starts) if parallel else map(chunk, starts)
-    nk = np.zeros(C)
-    s1 = np.zeros((C, d))
-    s2 = np.zeros(s2_shape)
-    ll = ecl = ent = 0.0
-    worst, worsti = np.inf, -1
-    for cnk, cs1, cs2, (cll, cecl, cworst, cworsti, cent) in results:  # chunk order
-        nk += cnk
-        s1 += cs1
-        s2 += cs2
-        ll += cll
-        ecl += cecl
-        ent += cent
-        if cworst < worst:
-            worst, worsti = cworst, int(cworsti)
-    if not want_stats:
-        s2 = np.zeros(0)
-    elif ct == "full":
+def _weights(sw: np.ndarray | None) -> np.ndarray:
+    return _NO_WEIGHTS if sw is None else _writable(sw)
+
+
+def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel):
+    """Run ``driver`` over the chunks of rows ``[start, stop)``; returns the summed
+    ``(nk, s1, s2, sums)``."""
+    C = model.const.shape[0]
+    d = X.shape[1]
+    n = X.shape[0] if stop is None else stop
+    bounds = _bounds(n, start)
+    m = bounds.shape[0] - 1
+    acc = Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m,) + s2_shape), np.zeros((m, 5)))
+    block = _config.block_rows(d, X.dtype.itemsize)
+    run_chunks(driver, X, _weights(sw), model, io, bounds, block, acc, parallel)
+    nk, s1, s2 = np.zeros(C), np.zeros((C, d)), np.zeros(s2_shape)
+    sums = drivers.reduce_chunks(acc, nk, s1, s2)
+    return nk, s1, s2, sums
+
+
+def _s2_shape(covariance_type: str, C: int, d: int) -> tuple:
+    return {"full": (C, -(-d // 4) * 4, d), "tied": (1, -(-d // 4) * 4, d)}.get(covariance_type, (C, 1, d))
+
+
+def _stats(ct, nk, s1, s2, sums, shift, center) -> SufficientStats:
+    d = s1.shape[1]
+    if ct == "full":
         s2 = _symmetric(s2[:, :d, :])
     elif ct == "tied":
         s2 = _symmetric(s2[0, :d, :])
     else:
         s2 = s2[:, 0, :]
     return SufficientStats(
-        nk, s1, s2, shift64, center_x.astype(np.float64), ll, ecl, worst, worsti, ent
+        nk, s1, s2, shift, center, float(sums[LL]), float(sums[ECL]), float(sums[WORST]),
+        int(sums[WORST_INDEX]), float(sums[ENTROPY]),
     )
+
+
+def em_stats(
+    X: np.ndarray, sw: np.ndarray | None, factors: Factors, *, start: int = 0, stop: int | None = None,
+    parallel: bool = True,
+) -> SufficientStats:
+    """The fit pass over rows ``[start, stop)`` of validated, C-contiguous ``X``:
+    the E-step at ``factors``, the weighted log-likelihood sum, the least likely
+    point and the M-step's statistics.
+
+    The statistics are taken around the current means ('full'), around ``b/a``
+    of :meth:`Factors.model` (the means to within one rounding in X's dtype;
+    'diag', 'spherical') or around the weighted mean of the means ('tied'); the
+    result's ``shift`` says which.
+    """
+    p = factors.params
+    ct = p.covariance_type
+    C, d = p.means.shape
+    model = factors.model(X.dtype)
+    nk, s1, s2, sums = _run(drivers.em_chunk, X, sw, model, None, _s2_shape(ct, C, d), start, stop, parallel)
+    if ct == "full":
+        shift, center = model.means.astype(np.float64), factors.default_center()
+    elif ct == "tied":
+        center = model.center.astype(np.float64)
+        shift = np.repeat(center[None], C, axis=0)
+    else:
+        shift = model.b.astype(np.float64) / model.a.astype(np.float64)
+        center = factors.default_center()
+    return _stats(ct, nk, s1, s2, sums, shift, center)
+
+
+def assign_model(covariance_type: str, n_components: int, center: np.ndarray, dtype):
+    """The kernels' model that :func:`assign_stats` accumulates with: every
+    component's statistics around ``center`` (rounded to ``dtype``); 'spherical'
+    accumulates per feature, as 'diag' (its M-step averages them)."""
+    C, d = n_components, center.shape[0]
+    cx = np.array(center, dtype=dtype)
+    rep = np.repeat(cx[None], C, axis=0)
+    if covariance_type in ("diag", "spherical"):
+        return DiagModel(np.ones((C, d), dtype), rep, np.zeros(C))
+    f = factorize(_identity_params(C, d, covariance_type))
+    model = f.model(dtype, center)
+    if covariance_type == "full":
+        return model._replace(means=rep)
+    return model
+
+
+def _identity_params(C: int, d: int, covariance_type: str) -> GMMParams:
+    cov = {
+        "full": np.repeat(np.eye(d)[None], C, axis=0),
+        "tied": np.eye(d),
+        "diag": np.ones((C, d)),
+        "spherical": np.ones(C),
+    }[covariance_type]
+    return GMMParams(np.full(C, 1.0 / C), np.zeros((C, d)), cov, covariance_type)
+
+
+def assign_stats(
+    X: np.ndarray, sw: np.ndarray | None, covariance_type: str, n_components: int, center: np.ndarray,
+    given, *, start: int = 0, stop: int | None = None, parallel: bool = True,
+) -> SufficientStats:
+    """The M-step's statistics of rows ``[start, stop)`` from given assignments,
+    taken around ``center``: ``given`` is (N,) int32 labels (-1: no
+    component), (N, C) responsibilities in X's dtype, or an ``int``: every row
+    in that component."""
+    if isinstance(given, np.ndarray):
+        given = _writable(np.asarray(given, np.int32) if given.ndim == 1 else given)
+    model = assign_model(covariance_type, n_components, center, X.dtype)
+    C, d = n_components, X.shape[1]
+    nk, s1, s2, sums = _run(
+        drivers.assign_chunk, X, sw, model, given, _s2_shape(covariance_type, C, d), start, stop, parallel
+    )
+    c = np.array(center, dtype=X.dtype).astype(np.float64)
+    return _stats(covariance_type, nk, s1, s2, sums, np.repeat(c[None], C, axis=0), c)
+
+
+def score(
+    X: np.ndarray, factors: Factors, *, sw: np.ndarray | None = None, resp: np.ndarray | None = None,
+    loglik: np.ndarray | None = None, labels: np.ndarray | None = None, entropy: bool = False,
+    start: int = 0, stop: int | None = None, parallel: bool = True,
+) -> tuple[float, float]:
+    """Score rows ``[start, stop)`` at ``factors``: writes what is given --
+    ``resp`` (N, C) in X's dtype, ``loglik`` (N,) float64, ``labels`` (N,)
+    int64 -- and returns the weighted sums ``(log-likelihood, entropy of the
+    responsibilities)`` (the entropy only when ``entropy``, else 0)."""
+    C = factors.params.n_components
+    out = ScoreOut(
+        np.zeros((0, C), X.dtype) if resp is None else resp,
+        _NO_WEIGHTS if loglik is None else loglik,
+        np.zeros(0, np.int64) if labels is None else labels,
+        bool(entropy),
+    )
+    model = factors.model(X.dtype)
+    _, _, _, sums = _run(drivers.score_chunk, X, sw, model, out, (0, 1, 1), start, stop, parallel)
+    return float(sums[LL]), float(sums[ENTROPY])
+
+
+def expected_complete_loglik(X: np.ndarray, factors: Factors, resp: np.ndarray) -> float:
+    """``sum_n sum_k r_nk log(w_k N(x_n | k))`` (terms with r = 0 left out) for
+    given responsibilities ``resp`` (N, C) in X's dtype."""
+    model = factors.model(X.dtype)
+    _, _, _, sums = _run(drivers.bound_chunk, X, None, model, _writable(resp), (0, 1, 1), 0, None, True)
+    return float(sums[ECL])
 
 
 def _writable(a: np.ndarray) -> np.ndarray:
     """``a``, or a copy when it is read-only: Numba compiles read-only arrays as a
-    type of their own, and every extra specialisation of the kernel costs seconds
-    of compile time. (Read-only X itself is passed through: it is never copied.)"""
+    type of their own, and every extra specialisation of a kernel costs compile
+    time. (Read-only X itself is passed through: it is never copied.)"""
     return a if a.flags.writeable else a.copy()
 
 
@@ -241,16 +284,21 @@ def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: 
 
 
 def data_moments(X: np.ndarray, sw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted mean and covariance of ``X`` in float64, by two centred passes.
+    """Weighted mean and covariance of ``X`` in float64, by two centred passes
+    (around the first row, then around the mean): no copy of X, and no loss of
+    precision on data far from the origin."""
+    return moments_from_passes(
+        lambda center: assign_stats(X, sw, "tied", 1, center, 0), X[0].astype(np.float64)
+    )
 
-    Uses the kernel (a one-component 'tied' pass), so it neither copies X nor
-    loses precision on data far from the origin.
-    """
-    d = X.shape[1]
-    f = factorize(GMMParams(np.ones(1), np.zeros((1, d)), np.eye(d), "tied"))
-    st = run_pass(X, sw, f, center=X[0].astype(np.float64))
+
+def moments_from_passes(pass_fn, first_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance from two passes of one-component 'tied' statistics,
+    ``pass_fn(center) -> SufficientStats``: every data source computes its
+    moments this one way."""
+    st = pass_fn(first_row)
     mean = st.center + st.s1[0] / st.nk[0]
-    st = run_pass(X, sw, f, center=mean)
+    st = pass_fn(mean)
     delta = st.s1[0] / st.nk[0]
     cov = st.s2 / st.nk[0] - np.outer(delta, delta)
     return st.center + delta, 0.5 * (cov + cov.T)

@@ -474,33 +474,39 @@ BAD_PARAMS = [
     (dict(n_threads=1.5), "n_threads"),
     (dict(warm_start="yes"), "warm_start"),
     (dict(verbose=-1), "verbose"),
-    (dict(weights_init=[0.5, 0.5]), "weights_init"),  # wrong shape (3 components)
-    (dict(weights_init=[0.2, 0.2, 0.2]), r"weights_init.*normalized"),
-    (dict(weights_init=[1.5, -0.25, -0.25]), r"weights_init.*range"),
-    (dict(weights_init=[np.nan, 0.5, 0.5]), "weights_init"),
-    (dict(weights_init=[1 + 1j, 0, 0]), "weights_init"),
-    (dict(means_init=np.zeros((3, 4))), r"means_init.*shape"),
-    (dict(means_init=np.zeros((2, 2))), r"means_init.*shape"),
-    (dict(means_init=np.full((3, 2), np.inf)), "means_init"),
-    (dict(means_init=[["a", "b"]] * 3), "means_init"),
-    (dict(precisions_init=np.ones((3, 3, 3))), r"precisions_init.*shape"),
-    (dict(precisions_init=np.array([[[1.0, 2.0], [2.0, 1.0]]] * 3)), r"precisions_init.*positive definite"),
-    (dict(precisions_init=np.array([[[1.0, 0.5], [0.0, 1.0]]] * 3)), r"precisions_init.*symmetric"),
-    (dict(covariance_type="tied", precisions_init=-np.eye(2)), r"precisions_init.*positive definite"),
-    (dict(covariance_type="tied", precisions_init=np.ones((3, 2, 2))), r"precisions_init.*shape"),
-    (dict(covariance_type="diag", precisions_init=np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]])), r"precisions_init.*positive"),
-    (dict(covariance_type="diag", precisions_init=np.ones(3)), r"precisions_init.*shape"),
-    (dict(covariance_type="spherical", precisions_init=[1.0, -1.0, 1.0]), r"precisions_init.*positive"),
-    (dict(covariance_type="spherical", precisions_init=np.ones((3, 2))), r"precisions_init.*shape"),
+    # the init arrays: scikit-learn's messages (which say 'weights', 'means',
+    # "'full precision'"...); what check_array finds names the parameter
+    (dict(weights_init=[0.5, 0.5]), r"The parameter 'weights' should have the shape of \(3,\), but got \(2,\)"),
+    (dict(weights_init=[0.2, 0.2, 0.2]), r"The parameter 'weights' should be normalized, but got sum\(weights\) = 0\.60000"),
+    (dict(weights_init=[1.5, -0.25, -0.25]), r"The parameter 'weights' should be in the range \[0, 1\]"),
+    (dict(weights_init=[np.nan, 0.5, 0.5]), r"weights_init.*NaN"),
+    (dict(weights_init=[1 + 1j, 0, 0]), r"weights_init.*complex", TypeError),
+    (dict(means_init=np.zeros((3, 4))), r"The parameter 'means' should have the shape of \(3, 2\), but got \(3, 4\)"),
+    (dict(means_init=np.zeros((2, 2))), r"The parameter 'means' should have the shape of \(3, 2\), but got \(2, 2\)"),
+    (dict(means_init=np.full((3, 2), np.inf)), r"means_init.*infinity"),
+    (dict(means_init=[["a", "b"]] * 3), r"means_init.*string"),
+    (dict(precisions_init=np.ones((3, 3, 3))), r"The parameter 'full precision' should have the shape of \(3, 2, 2\)"),
+    (dict(precisions_init=np.array([[[1.0, 2.0], [2.0, 1.0]]] * 3)), r"'full precision' should be symmetric, positive-definite"),
+    (dict(precisions_init=np.array([[[1.0, 0.5], [0.0, 1.0]]] * 3)), r"'full precision' should be symmetric, positive-definite"),
+    (dict(covariance_type="tied", precisions_init=-np.eye(2)), r"'tied precision' should be symmetric, positive-definite"),
+    (dict(covariance_type="tied", precisions_init=np.ones((3, 2, 2))), r"precisions_init.*dim 3"),
+    (dict(covariance_type="tied", precisions_init=np.ones(2)), r"The parameter 'tied precision' should have the shape of \(2, 2\)"),
+    (dict(covariance_type="diag", precisions_init=np.array([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0]])), r"'diag precision' should be positive"),
+    (dict(covariance_type="diag", precisions_init=np.ones(3)), r"The parameter 'diag precision' should have the shape of \(3, 2\)"),
+    (dict(covariance_type="spherical", precisions_init=[1.0, -1.0, 1.0]), r"'spherical precision' should be positive"),
+    (dict(covariance_type="spherical", precisions_init=np.ones((3, 2))), r"The parameter 'spherical precision' should have the shape of \(3,\)"),
 ]
 
 
-@pytest.mark.parametrize("params,match", BAD_PARAMS, ids=[str(i) for i in range(len(BAD_PARAMS))])
-def test_bad_parameters_raise_value_error(params, match):
+@pytest.mark.parametrize("case", BAD_PARAMS, ids=[str(i) for i in range(len(BAD_PARAMS))])
+def test_bad_parameters_raise_value_error(case):
+    """ValueError (TypeError where scikit-learn raises one) with the message;
+    tests/test_sklearn_compat.py compares each with scikit-learn's own."""
+    params, match, error = (*case, ValueError)[:3]
     X = np.random.RandomState(0).randn(30, 2)
     kw = dict(n_components=3)
     kw.update(params)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         GaussianMixture(**kw).fit(X)
 
 

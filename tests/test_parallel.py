@@ -1,85 +1,96 @@
-"""The thread pool runner the passes and the k-means initialiser use."""
+"""The parallel runner of the stage drivers: every chunk exactly once, results
+independent of the thread count, safe under concurrent launches."""
+
+from __future__ import annotations
 
 import threading
-import time
 
+import numba
+import numpy as np
 import pytest
+from numba import njit
 
-from fastgmm import num_threads
-from fastgmm._parallel import ordered_map
-
-
-@pytest.mark.parametrize("n_threads", [1, 2, 4])
-def test_results_in_input_order_whatever_finishes_first(n_threads):
-    # early items sleep longest, so on more than one thread later items finish first
-    items = list(range(40))
-
-    def slow(i):
-        time.sleep(0.002 * (40 - i) / 40)
-        return i * i
-
-    with num_threads(n_threads):
-        assert list(ordered_map(slow, items)) == [i * i for i in items]
+import fastgmm
+from fastgmm._kernels.models import Accumulators
+from fastgmm._parallel import run_chunks
+from fastgmm.params import GMMParams, factorize
+from fastgmm.stats import em_stats
 
 
-def test_uses_the_calling_thread_and_the_pool():
-    seen = set()
-    barrier = threading.Barrier(3, timeout=10)
-
-    def fn(i):
-        seen.add(threading.get_ident())
-        if i < 3:  # the first three items can only pass together on three threads
-            barrier.wait()
-        return i
-
-    with num_threads(3):
-        assert list(ordered_map(fn, range(9))) == list(range(9))
-    assert threading.get_ident() in seen
-    assert len(seen) == 3
+@njit(nogil=True)
+def _mark_chunk(X, sw, model, io, c, lo, hi, block, acc):
+    s = 0.0
+    for i in range(lo, hi):
+        io[i] += 1
+        s += X[i, 0]
+    acc.sums[c, 0] = s
+    acc.sums[c, 1] = lo
+    acc.sums[c, 2] = hi
 
 
-def test_every_item_runs_exactly_once():
-    calls = []
-    lock = threading.Lock()
-
-    def fn(i):
-        with lock:
-            calls.append(i)
-        return i
-
-    with num_threads(4):
-        list(ordered_map(fn, range(100)))
-    assert sorted(calls) == list(range(100))
+def _acc(m):
+    return Accumulators(np.zeros((m, 1)), np.zeros((m, 1, 1)), np.zeros((m, 1, 1, 1)), np.zeros((m, 3)))
 
 
-def test_first_exception_is_raised_and_stops_the_workers():
-    ran = []
-
-    def fn(i):
-        ran.append(i)
-        if i == 3:
-            raise ValueError("item 3")
-        time.sleep(0.001)
-        return i
-
-    with num_threads(2), pytest.raises(ValueError, match="item 3"):
-        list(ordered_map(fn, range(1000)))
-    assert len(ran) < 1000
-
-
-def test_nested_call_from_a_worker_does_not_deadlock():
-    def inner(i):
-        return i + 1
-
-    def outer(i):
-        return sum(ordered_map(inner, range(i)))
-
-    with num_threads(2):
-        got = list(ordered_map(outer, range(20)))
-    assert got == [sum(range(1, i + 1)) for i in range(20)]
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_every_chunk_runs_exactly_once(threads, parallel):
+    X = np.arange(1000.0)[:, None].copy()
+    bounds = np.array([0, 10, 10, 300, 999, 1000], np.int64)  # an empty chunk too
+    seen = np.zeros(1000, np.int64)
+    acc = _acc(len(bounds) - 1)
+    with fastgmm.num_threads(threads):
+        run_chunks(_mark_chunk, X, np.zeros(0), 0.0, seen, bounds, 256, acc, parallel)
+    assert np.all(seen == 1)
+    assert np.array_equal(acc.sums[:, 1], bounds[:-1]) and np.array_equal(acc.sums[:, 2], bounds[1:])
+    assert np.array_equal(acc.sums[:, 0], [X[lo:hi, 0].sum() for lo, hi in zip(bounds[:-1], bounds[1:])])
 
 
-def test_empty_and_single_item():
-    with num_threads(4):
-        assert list(ordered_map(lambda i: i, [])) == []
-        assert list(ordered_map(lambda i: -i, [5])) == [-5]
+def test_threading_layer_is_thread_safe_or_launches_are_locked():
+    X = np.arange(5000.0)[:, None].copy()
+    bounds = np.arange(0, 5001, 500, dtype=np.int64)
+    with fastgmm.num_threads(2):
+        run_chunks(_mark_chunk, X, np.zeros(0), 0.0, np.zeros(5000, np.int64), bounds, 256, _acc(10))
+    layer = numba.threading_layer()
+    from fastgmm import _parallel
+
+    assert layer in ("omp", "tbb") or _parallel._layer == ["workqueue"]
+
+
+def test_concurrent_passes_from_python_threads_give_the_same_statistics():
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((30_000, 4))
+    f = factorize(GMMParams(np.full(3, 1 / 3), X[:3].copy(), np.repeat(np.eye(4)[None], 3, 0), "full"))
+    ref = em_stats(X, None, f)
+    out = [None] * 6
+    errors = []
+
+    def work(i):
+        try:
+            with fastgmm.num_threads(1 + i % 2):
+                out[i] = em_stats(X, None, f)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for st in out:
+        assert np.array_equal(st.nk, ref.nk) and np.array_equal(st.s2, ref.s2) and st.ll == ref.ll
+
+
+def test_num_threads_is_local_to_the_python_thread():
+    seen = {}
+
+    def other():
+        seen["other"] = fastgmm.get_num_threads()
+
+    with fastgmm.num_threads(1):
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+        assert fastgmm.get_num_threads() == 1
+    assert seen["other"] == fastgmm.get_num_threads()

@@ -70,3 +70,29 @@ def _lloyd_chunk(X, start, stop, sw, centers, labels, sums, counts):
         for i in range(d):
             sums[bk, i] += w * (X[n, i] - centers[bk, i])
     return inertia, changed, far, fari
+
+
+# Drivers with the engine's signature ``(X, sw, model, io, c, lo, hi, block, acc)``
+# (:func:`fastgmm._parallel.run_chunks`): chunk c writes only its own row of ``acc``.
+
+@njit(**JIT)
+def kpp_update_chunk(X, sw, center, mind, c, lo, hi, block, acc):
+    """``mind = min(mind, ||x - center||^2)`` on the chunk's rows."""
+    _kpp_update(X, lo, hi, center, mind)
+
+
+@njit(**JIT)
+def kpp_trials_chunk(X, sw, cands, mind, c, lo, hi, block, acc):
+    """``acc.sums[c, t] = sum w min(mind, ||x - cands[t]||^2)`` over the chunk."""
+    _kpp_trials(X, lo, hi, sw, cands, mind, acc.sums[c])
+
+
+@njit(**JIT)
+def lloyd_chunk(X, sw, centers, labels, c, lo, hi, block, acc):
+    """Lloyd step on the chunk: labels, ``acc.nk[c]`` counts, ``acc.s1[c]`` sums
+    around the old centres, ``acc.sums[c] = (inertia, changed, farthest, its index)``."""
+    inertia, changed, far, fari = _lloyd_chunk(X, lo, hi, sw, centers, labels, acc.s1[c], acc.nk[c])
+    acc.sums[c, 0] = inertia
+    acc.sums[c, 1] = changed
+    acc.sums[c, 2] = far
+    acc.sums[c, 3] = fari

@@ -1,0 +1,293 @@
+"""Stage 3 of a pass: the M-step's sufficient statistics of a block, in float64,
+one stage per covariance type; :func:`accumulate` picks it from the model's
+type at compile time. :func:`load_given` is the alternative to stages 1-2 when
+the responsibilities are given (labels, a dense matrix, or one component).
+
+Component k's weights are ``rw = src[k] * fw`` (``e`` and ``w / sum e`` after an
+E-step, or given responsibilities and the sample weights). Statistics are taken
+around a per-component point (the current means), so tight components far
+from the origin stay exact; block sums of at most 256 terms run in X's dtype
+and are added to the float64 accumulators.
+"""
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+from .._config import JIT, STAGE
+from .models import DiagModel, FullModel, SphericalModel, TiedModel
+from .tiles import _accumulate
+
+
+@njit(**JIT)
+def _weigh(src_k, fw, nb, rw):
+    """``rw = src_k * fw`` and its sum (float64)."""
+    tot = 0.0
+    for b in range(nb):
+        v = src_k[b] * fw[b]
+        rw[b] = v
+        tot += v
+    return tot
+
+
+@njit(**JIT)
+def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
+    """``s1 += sum rw (x - s)`` and the lower triangle of ``s2 += sum rw (x -
+    s)(x - s)^T`` for ``d <= 4`` (full): one sweep along points with the sums
+    in registers; variants and padding as in :func:`_lp_small`."""
+    x0 = Xt[0]
+    x1 = Xt[1]
+    c0 = s[0]
+    c1 = s[1] if d > 1 else zero
+    a0 = zero
+    a1 = zero
+    q00 = zero
+    q10 = zero
+    q11 = zero
+    if d <= 2:
+        for b in range(nb):
+            t0 = x0[b] - c0
+            t1 = x1[b] - c1
+            u0 = rw[b] * t0
+            u1 = rw[b] * t1
+            a0 += u0
+            a1 += u1
+            q00 += u0 * t0
+            q10 += u1 * t0
+            q11 += u1 * t1
+    else:
+        x2 = Xt[2]
+        x3 = Xt[3]
+        c2 = s[2]
+        c3 = s[3] if d > 3 else zero
+        a2 = zero
+        a3 = zero
+        q20 = zero
+        q21 = zero
+        q22 = zero
+        q30 = zero
+        q31 = zero
+        q32 = zero
+        q33 = zero
+        for b in range(nb):
+            t0 = x0[b] - c0
+            t1 = x1[b] - c1
+            t2 = x2[b] - c2
+            t3 = x3[b] - c3
+            u0 = rw[b] * t0
+            u1 = rw[b] * t1
+            u2 = rw[b] * t2
+            u3 = rw[b] * t3
+            a0 += u0
+            a1 += u1
+            a2 += u2
+            a3 += u3
+            q00 += u0 * t0
+            q10 += u1 * t0
+            q11 += u1 * t1
+            q20 += u2 * t0
+            q21 += u2 * t1
+            q22 += u2 * t2
+            q30 += u3 * t0
+            q31 += u3 * t1
+            q32 += u3 * t2
+            q33 += u3 * t3
+        s1[2] += a2
+        s2[2, 0] += q20
+        s2[2, 1] += q21
+        s2[2, 2] += q22
+        if d > 3:
+            s1[3] += a3
+            s2[3, 0] += q30
+            s2[3, 1] += q31
+            s2[3, 2] += q32
+            s2[3, 3] += q33
+    s1[0] += a0
+    s2[0, 0] += q00
+    if d > 1:
+        s1[1] += a1
+        s2[1, 0] += q10
+        s2[1, 1] += q11
+
+
+
+@njit(**STAGE)
+def _acc_full(model, w, nb, src, fw, nk, s1, s2):
+    """'full': ``s1[k] += sum rw (x - mu_k)``, lower triangle of ``s2[k] += sum
+    rw (x - mu_k)(x - mu_k)^T`` (register tiles; d <= 4 in one register sweep)."""
+    C, d = model.means.shape
+    d4 = model.mats.shape[1]
+    for k in range(C):
+        tot = _weigh(src[k], fw, nb, w.rw)
+        if tot == 0.0:
+            continue
+        nk[k] += tot
+        if d <= 4:
+            _moments_small(w.Xt, d, nb, w.rw, model.means[k], s1[k], s2[k], w.zero)
+            continue
+        for i in range(d):
+            si = model.means[k, i]
+            acc1 = w.zero
+            for b in range(nb):
+                t = w.Xt[i, b] - si
+                w.D[i, b] = t
+                u = w.rw[b] * t
+                w.RD[i, b] = u
+                acc1 += u
+            s1[k, i] += acc1
+        _accumulate(w.D, d, nb, w.RD, d4, s2[k], True, w.zero)
+
+
+@njit(**STAGE)
+def _pooled(center, w, nb, d4, s2):
+    """``s2 += sum w (x - c)(x - c)^T`` (lower triangle): the one second moment
+    of 'tied' (``sum_k r = 1``, so the sample weights alone weigh it)."""
+    d = center.shape[0]
+    for i in range(d):
+        ci = center[i]
+        for b in range(nb):
+            t = w.Xt[i, b] - ci
+            w.D[i, b] = t
+            w.RD[i, b] = w.w[b] * t
+    _accumulate(w.D, d, nb, w.RD, d4, s2, True, w.zero)
+
+
+@njit(**STAGE)
+def _acc_tied(model, w, nb, src, fw, nk, s1, s2):
+    """'tied': first moments per component and one pooled second moment, all
+    around ``center``: d^2/2 per point, not C d^2/2."""
+    C, d = model.vecs.shape
+    for k in range(C):
+        tot = _weigh(src[k], fw, nb, w.rw)
+        if tot == 0.0:
+            continue
+        nk[k] += tot
+        for i in range(d):
+            si = model.center[i]
+            acc1 = w.zero
+            for b in range(nb):
+                acc1 += w.rw[b] * (w.Xt[i, b] - si)
+            s1[k, i] += acc1
+    _pooled(model.center, w, nb, model.mat.shape[0], s2[0])
+
+
+@njit(**STAGE)
+def _acc_diag(model, w, nb, src, fw, nk, s1, s2):
+    """'diag': moments of ``t = a x - b = a (x - b/a)`` per feature, divided
+    by ``a`` (so: around ``b/a``, the mean to within one rounding); given
+    assignments use ``a = 1, b = the shift``."""
+    C, d = model.a.shape
+    for k in range(C):
+        tot = _weigh(src[k], fw, nb, w.rw)
+        if tot == 0.0:
+            continue
+        nk[k] += tot
+        for i in range(d):
+            ai = model.a[k, i]
+            bi = model.b[k, i]
+            acc1 = w.zero
+            acc2 = w.zero
+            for b in range(nb):
+                t = ai * w.Xt[i, b] - bi
+                u = w.rw[b] * t
+                acc1 += u
+                acc2 += u * t
+            a64 = np.float64(ai)
+            s1[k, i] += acc1 / a64
+            s2[k, 0, i] += acc2 / (a64 * a64)
+
+
+@njit(**STAGE)
+def _acc_spherical(model, w, nb, src, fw, nk, s1, s2):
+    """'spherical' after its E-step: the second moment ``sum rw ||t||^2`` is the
+    E-step's own Mahalanobis sum ``w.sq`` (in ``s2[k, 0, 0]``), so only the
+    first moments sweep the features."""
+    C, d = model.a.shape
+    for k in range(C):
+        tot = _weigh(src[k], fw, nb, w.rw)
+        if tot == 0.0:
+            continue
+        nk[k] += tot
+        acc2 = w.zero
+        sk = w.sq[k]
+        for b in range(nb):
+            acc2 += w.rw[b] * sk[b]
+        a0 = np.float64(model.a[k, 0])
+        s2[k, 0, 0] += acc2 / (a0 * a0)
+        for i in range(d):
+            ai = model.a[k, i]
+            bi = model.b[k, i]
+            acc1 = w.zero
+            for b in range(nb):
+                acc1 += w.rw[b] * (ai * w.Xt[i, b] - bi)
+            s1[k, i] += acc1 / np.float64(ai)
+
+
+def _full(model, w, nb, src, fw, nk, s1, s2):
+    _acc_full(model, w, nb, src, fw, nk, s1, s2)
+
+
+def _tied(model, w, nb, src, fw, nk, s1, s2):
+    _acc_tied(model, w, nb, src, fw, nk, s1, s2)
+
+
+def _diag(model, w, nb, src, fw, nk, s1, s2):
+    _acc_diag(model, w, nb, src, fw, nk, s1, s2)
+
+
+def _spherical(model, w, nb, src, fw, nk, s1, s2):
+    _acc_spherical(model, w, nb, src, fw, nk, s1, s2)
+
+
+# plain functions, not closures (see fastgmm._kernels.logprob)
+_STAGES = {FullModel: _full, TiedModel: _tied, DiagModel: _diag, SphericalModel: _spherical}
+
+
+def accumulate(model, w, nb, src, fw, nk, s1, s2):
+    """Add the block's statistics into ``nk``, ``s1``, ``s2`` (compiled code only)."""
+    raise NotImplementedError("accumulate is compiled code only")
+
+
+@overload(accumulate, jit_options=JIT)
+def _accumulate_impl(model, w, nb, src, fw, nk, s1, s2):
+    return _STAGES.get(getattr(model, "instance_class", None))
+
+
+@njit(**STAGE)
+def _given_resp(given, w, b0, nb, C):
+    for b in range(nb):
+        for k in range(C):
+            w.r[k, b] = given[b0 + b, k]
+
+
+@njit(**STAGE)
+def _given_labels(given, w, b0, nb, C):
+    for b in range(nb):
+        lab = given[b0 + b]
+        for k in range(C):
+            w.r[k, b] = 1.0 if k == lab else 0.0
+
+
+@njit(**STAGE)
+def _given_one(given, w, b0, nb, C):
+    for b in range(nb):
+        for k in range(C):
+            w.r[k, b] = 1.0 if k == given else 0.0
+
+
+def load_given(given, w, b0, nb, C):
+    """``w.r`` for rows ``[b0, b0 + nb)`` from given assignments: (N, C)
+    responsibilities, (N,) int32 labels (-1: no component), or one component
+    index for every row (compiled code only)."""
+    raise NotImplementedError("load_given is compiled code only")
+
+
+@overload(load_given, jit_options=JIT)
+def _load_given_impl(given, w, b0, nb, C):
+    if isinstance(given, types.Array) and given.ndim == 2:
+        return _given_resp.py_func
+    if isinstance(given, types.Array) and given.ndim == 1:
+        return _given_labels.py_func
+    if isinstance(given, types.Integer):
+        return _given_one.py_func
+    return None

@@ -1,0 +1,133 @@
+"""One short serial driver per use, each a pipeline of the stages over the
+blocks of rows ``[lo, hi)``, writing chunk ``c`` of the accumulators.
+
+Every driver has the same signature ``(X, sw, model, io, c, lo, hi, block,
+acc)``: :mod:`fastgmm._engine` runs it over fixed chunks under a
+``parallel=True`` runner (in-process) or one chunk after another (a dask task
+on its block). ``sw`` holds the sample weights, or 0 rows for unit weights.
+"""
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT
+from .accumulate import accumulate, load_given
+from .logprob import log_prob
+from .models import ECL, ENTROPY, LL, WORST, WORST_INDEX
+from .normalise import _component_max, _expected_lp, _normalise, _responsibilities
+from .work import _load, _work
+
+
+@njit(**JIT)
+def em_chunk(X, sw, model, io, c, lo, hi, block, acc):
+    """The fit pass: E-step, log-likelihood, the least likely point, and the
+    M-step's statistics (``io`` is unused)."""
+    C = model.const.shape[0]
+    w = _work(X, C, block)
+    ll = 0.0
+    worst = np.inf
+    worsti = lo
+    for b0 in range(lo, hi, block):
+        nb = min(block, hi - b0)
+        _load(X, sw, b0, nb, w)
+        log_prob(model, w, nb)
+        src, _ = _component_max(w, nb, C, False)
+        wll, worst, wi = _normalise(w, nb, C, src, worst)
+        ll += wll
+        if wi >= 0:
+            worsti = b0 + wi
+        accumulate(model, w, nb, w.e, w.fw, acc.nk[c], acc.s1[c], acc.s2[c])
+    acc.sums[c, LL] = ll
+    acc.sums[c, WORST] = worst
+    acc.sums[c, WORST_INDEX] = worsti
+
+
+@njit(**JIT)
+def score_chunk(X, sw, model, out, c, lo, hi, block, acc):
+    """Scoring: the weighted log-likelihood sum, and what ``out`` (a
+    :class:`~fastgmm._kernels.models.ScoreOut`) asks for: per-point
+    log-likelihoods, labels, responsibilities, the entropy sum."""
+    C = model.const.shape[0]
+    w = _work(X, C, block)
+    want_lab = out.labels.shape[0] > 0
+    want_resp = out.resp.shape[0] > 0
+    want_ll = out.loglik.shape[0] > 0
+    ll = 0.0
+    ent = 0.0
+    for b0 in range(lo, hi, block):
+        nb = min(block, hi - b0)
+        _load(X, sw, b0, nb, w)
+        log_prob(model, w, nb)
+        src, asrc = _component_max(w, nb, C, want_lab)
+        wll, _, _ = _normalise(w, nb, C, src, -np.inf)
+        ll += wll
+        if want_resp or out.entropy:
+            _responsibilities(w, nb, C)
+        if out.entropy:
+            _expected_lp(w, nb, C)
+            for b in range(nb):
+                ent += w.w[b] * (w.logs[b] - w.rlp[b])
+        if want_ll:
+            for b in range(nb):
+                out.loglik[b0 + b] = w.logs[b]
+        if want_lab:
+            for b in range(nb):
+                out.labels[b0 + b] = asrc[b]
+        if want_resp:
+            for b in range(nb):
+                for k in range(C):
+                    out.resp[b0 + b, k] = w.r[k, b]
+    acc.sums[c, LL] = ll
+    acc.sums[c, ENTROPY] = ent
+
+
+@njit(**JIT)
+def assign_chunk(X, sw, model, given, c, lo, hi, block, acc):
+    """The M-step's statistics from given assignments (no E-step): ``given`` is
+    what :func:`~fastgmm._kernels.accumulate.load_given` takes."""
+    C = model.const.shape[0]
+    w = _work(X, C, block)
+    for b0 in range(lo, hi, block):
+        nb = min(block, hi - b0)
+        _load(X, sw, b0, nb, w)
+        load_given(given, w, b0, nb, C)
+        accumulate(model, w, nb, w.r, w.w, acc.nk[c], acc.s1[c], acc.s2[c])
+
+
+@njit(**JIT)
+def bound_chunk(X, sw, model, resp, c, lo, hi, block, acc):
+    """``sum_b w_b sum_k r log(w_k N(x_b | k))`` for given responsibilities
+    (the classic bound's first term)."""
+    C = model.const.shape[0]
+    w = _work(X, C, block)
+    ecl = 0.0
+    for b0 in range(lo, hi, block):
+        nb = min(block, hi - b0)
+        _load(X, sw, b0, nb, w)
+        log_prob(model, w, nb)
+        load_given(resp, w, b0, nb, C)
+        _expected_lp(w, nb, C)
+        for b in range(nb):
+            ecl += w.w[b] * w.rlp[b]
+    acc.sums[c, ECL] = ecl
+
+
+@njit(**JIT)
+def reduce_chunks(acc, nk, s1, s2):
+    """Sum the chunks' accumulators in chunk order (the fixed order that makes
+    results independent of the thread count); returns the summed ``sums``."""
+    n = acc.nk.shape[0]
+    sums = np.zeros(acc.sums.shape[1])
+    sums[WORST] = np.inf
+    sums[WORST_INDEX] = -1
+    for c in range(n):
+        nk += acc.nk[c]
+        s1 += acc.s1[c]
+        s2 += acc.s2[c]
+        sums[LL] += acc.sums[c, LL]
+        sums[ENTROPY] += acc.sums[c, ENTROPY]
+        sums[ECL] += acc.sums[c, ECL]
+        if acc.sums[c, WORST] < sums[WORST]:
+            sums[WORST] = acc.sums[c, WORST]
+            sums[WORST_INDEX] = acc.sums[c, WORST_INDEX]
+    return sums

@@ -1,0 +1,53 @@
+"""A block's work arrays and loading rows into them."""
+
+import numpy as np
+from numba import njit
+
+from .._config import JIT, STAGE
+from .models import Work
+from .tiles import TILE_BYTES
+
+
+@njit(**JIT)
+def _work(X, C, block):
+    """Work arrays for blocks of ``block`` rows of X and ``C`` components.
+
+    Rows of the d x block arrays are padded by one register tile of ``_dots``
+    (one cache line): with a power-of-two stride they would share a few L1 sets.
+    Zero-filled where a tile reads past the block's last point.
+    """
+    d = X.shape[1]
+    d4 = -(-d // 4) * 4
+    dt = X.dtype
+    ld = block + TILE_BYTES // X.itemsize
+    # log-probabilities, responsibilities and the log-sum-exp in X's dtype:
+    # float32 data runs them at twice the vector width
+    return Work(
+        np.zeros((d4, ld), dt), np.zeros((d, ld), dt), np.zeros((d4, ld), dt), np.zeros((d4, ld), dt),
+        np.zeros((C, ld), dt), np.empty((C, ld), dt), np.empty((C, ld), dt), np.empty((C, ld), dt),
+        np.ones(block), np.empty(block, dt), np.empty(block, dt),
+        np.empty(block, dt), np.empty(block, dt),
+        np.empty(block, np.int64), np.empty(block, np.int64), np.zeros(block, np.int64),
+        np.empty(block, dt), np.empty(ld, dt), np.empty(0, dt), np.empty(block, np.int64),
+        np.empty(block, dt), np.empty(block, dt), np.empty(block), np.empty(1, dt),
+        np.zeros(1, dt)[0], np.ones(1, dt)[0],
+    )
+
+
+@njit(**STAGE)
+def _load(X, sw, b0, nb, w):
+    """Rows ``[b0, b0 + nb)`` of X into ``w.Xt`` (transposed) and their weights
+    into ``w.w`` (``sw`` with 0 rows: unit weights, already there)."""
+    d = X.shape[1]
+    Xt = w.Xt
+    if d == 2:  # a constant stride LLVM vectorises
+        for b in range(nb):
+            Xt[0, b] = X[b0 + b, 0]
+            Xt[1, b] = X[b0 + b, 1]
+    else:
+        for b in range(nb):
+            for i in range(d):
+                Xt[i, b] = X[b0 + b, i]
+    if sw.shape[0] > 0:
+        for b in range(nb):
+            w.w[b] = sw[b0 + b]
