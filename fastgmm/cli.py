@@ -264,7 +264,7 @@ def _iteration_bar(total: int, desc: str):
 
 def cmd_fit(args) -> int:
     from . import GaussianMixture
-    from .selection import _criteria, _fit_validated
+    from .selection import criteria, fit_validated
 
     if args.labels:
         _output_kind(args.labels)  # fail before the fit, not after
@@ -277,16 +277,19 @@ def cmd_fit(args) -> int:
                          random_state=args.seed, **_estimator_params(args))
     t0 = time.perf_counter()
     bar = _iteration_bar(args.n_init * args.max_iter, f"fit k={args.k}")
+    callback = None
     if bar is not None:
-        gm._on_iter = lambda run, it, lb: (bar.update(1), bar.set_postfix(run=run, lower_bound=f"{lb:.5f}"))
+        def callback(run, it, lb):
+            bar.update(1)
+            bar.set_postfix(run=run, lower_bound=f"{lb:.5f}")
     try:
-        _fit_validated(gm, X, None)
+        fit_validated(gm, X, None, callback)
     finally:
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - t0
     labels = np.empty(n, np.int64) if args.labels else None
-    c = _criteria(gm, X, None, labels_out=labels)
+    c = criteria(gm, X, None, labels_out=labels)
     state = "converged" if gm.converged_ else "did NOT converge"
     print(f"{args.k} component(s), {args.covariance} covariance: {state} after {gm.n_iter_} iterations "
           f"(n_init {args.n_init}, seed {args.seed}, {elapsed:.3f} s)")
@@ -401,7 +404,7 @@ def cmd_select(args) -> int:
 
 def cmd_predict(args) -> int:
     from .mixture import GaussianMixture
-    from .selection import _progress
+    from .selection import progress_bar
 
     kind = _output_kind(args.output)
     gm = GaussianMixture.load(args.model)
@@ -417,7 +420,7 @@ def cmd_predict(args) -> int:
         w = _Writer(args.output, (n,), np.int64, ["label"], "%d")
     try:
         starts = range(0, n, PREDICT_CHUNK)
-        bar = _progress(starts, total=len(starts), desc="predict", enabled=_tty() and len(starts) > 1)
+        bar = progress_bar(starts, total=len(starts), desc="predict", enabled=_tty() and len(starts) > 1)
         for lo in bar:
             block = X[lo : lo + PREDICT_CHUNK]
             w.write(gm.predict_proba(block) if args.proba else gm.predict(block))

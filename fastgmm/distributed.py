@@ -56,14 +56,14 @@ def _kernel_block(X, check_finite: bool = False) -> np.ndarray:
     return X
 
 
-def _block_task(kernel, X, sw, offset):
+def _block_stats(kernel, X, sw, offset):
     X = _kernel_block(X)
     if sw is not None:
         sw = np.ascontiguousarray(sw, dtype=np.float64)
     return block_stats(kernel, X, sw, offset, False)
 
 
-def _merge(*parts):
+def _combine(*parts):
     return functools.reduce(lambda a, b: a.merge(b), parts)
 
 
@@ -108,11 +108,11 @@ class _DaskReduce:
 
         k = delayed(kernel, traverse=False)
         parts = [
-            delayed(_block_task, pure=False)(k, b, s, off)
+            delayed(_block_stats, pure=False)(k, b, s, off)
             for b, s, off in zip(self.blocks, self.sw_blocks, self.offsets)
         ]
         while len(parts) > 1:
-            parts = [delayed(_merge, pure=False)(*parts[i : i + SPLIT_EVERY]) for i in range(0, len(parts), SPLIT_EVERY)]
+            parts = [delayed(_combine, pure=False)(*parts[i : i + SPLIT_EVERY]) for i in range(0, len(parts), SPLIT_EVERY)]
         return parts[0].compute()
 
 

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from .init import kmeans, kmeans_plusplus
-from .params import GMMParams, factorize
+from .params import Factors, GMMParams, factorize
 from .sources import ArrayData, DataSource
 from .stats import assign_stats, m_step
 
@@ -48,6 +48,7 @@ class RunResult:
     n_iter: int = 0
     converged: bool = False
     n_recoveries: int = 0
+    factors: Factors | None = None  #: the factorisation of ``params`` (the fitted precisions)
 
 
 class _Collapsed(Exception):
@@ -202,7 +203,7 @@ def em_run(
         lower_bound = prev_lower_bound
     elif lower_bound == -np.inf:
         lower_bound = bounds[-1]
-    return RunResult(params, float(lower_bound), bounds, n_iter, converged, recoveries)
+    return RunResult(params, float(lower_bound), bounds, n_iter, converged, recoveries, f)
 
 
 def fit(

@@ -203,7 +203,7 @@ def load_model(path):
     OSError
         When the file cannot be opened (missing, a folder, no permission).
     """
-    from .mixture import GaussianMixture
+    from .mixture import GaussianMixture, check_parameters, set_parameters
 
     try:
         arrays = _read(path)
@@ -237,7 +237,7 @@ def load_model(path):
                 for name in _INIT_ARRAYS if name in arrays}
         try:
             model = GaussianMixture(**{**header["params"], **init})
-            model._check_parameters(d)
+            check_parameters(model, d)
         except (TypeError, ValueError) as exc:
             raise _Corrupt(f"has invalid estimator parameters: {exc}") from None
         if model.n_components != C or model.covariance_type != ct:
@@ -259,7 +259,7 @@ def load_model(path):
             n_rec = int(fitted.get("n_recoveries_", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise _Corrupt(f"has an invalid 'fitted' header entry ({exc})") from None
-        model._set_fitted(params, dtype)
+        set_parameters(model, params, dtype)
         stored = _array(arrays, "precisions_cholesky", cov_shape, dtype)
         fresh = model.precisions_cholesky_
         tol = 1e-4 if dtype == np.float32 else 1e-8

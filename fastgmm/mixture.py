@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import warnings
@@ -29,12 +28,13 @@ from ._validation import (
     check_precisions_init,
     check_sample_weight,
     check_weights_init,
+    check_fit_shape,
     ill_defined_covariance_message,
     naming,
     validate_params,
 )
 from .em import FitFailedError, fit as em_fit
-from .sources import ArrayData
+from .sources import ArrayData, is_source
 from .params import (
     GMMParams,
     covariances_from_precisions,
@@ -45,25 +45,32 @@ from .params import (
 )
 from . import stats
 
-__all__ = ["GaussianMixture", "RecoveryWarning"]
+__all__ = ["GaussianMixture", "RecoveryWarning", "check_parameters", "fitted_factors", "set_parameters"]
 
 
-def _dask_dispatch(name: str):
-    """Send a method's call to ``fastgmm.distributed.<name>`` when X is a dask
-    array (detected without importing dask, which stays optional)."""
+def is_dask(X) -> bool:
+    """True for dask collections, told from the type's module (dask is not imported)."""
+    return type(X).__module__.startswith("dask")
 
-    def decorate(method):
-        @functools.wraps(method)
-        def wrapper(self, X, *args, **kwargs):
-            if type(X).__module__.startswith("dask"):
-                from . import distributed
 
-                return getattr(distributed, name)(self, X, *args, **kwargs)
-            return method(self, X, *args, **kwargs)
+def check_parameters(gm: "GaussianMixture", n_features: int):
+    """Every parameter of ``gm`` for data of ``n_features`` columns (the scalar
+    ones, then the init arrays), as ``fit`` checks them; returns the init arrays."""
+    gm._check_scalar_parameters()
+    return gm._check_init_arrays(n_features)
 
-        return wrapper
 
-    return decorate
+def set_parameters(gm: "GaussianMixture", params: GMMParams, dtype) -> None:
+    """Set the fitted parameter attributes of ``gm`` (``weights_`` ...
+    ``precisions_``) in ``dtype`` from ``params`` (model files use it)."""
+    gm._set_fitted(params, factorize(params), dtype)
+
+
+def fitted_factors(gm: "GaussianMixture"):
+    """The kernels' precision factors of a fitted estimator (for passes of
+    other modules: model selection's criteria)."""
+    check_is_fitted(gm)
+    return gm._factors()
 
 
 class RecoveryWarning(UserWarning):
@@ -206,80 +213,103 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             precisions = check_precisions_init(self.precisions_init, ct, C, n_features)
         return weights, means, precisions
 
-    def _check_parameters(self, n_features: int):
-        """Both checks (:meth:`_check_scalar_parameters`, then
-        :meth:`_check_init_arrays`); returns the init arrays."""
-        self._check_scalar_parameters()
-        return self._check_init_arrays(n_features)
-
     def _n_threads(self):
         """``n_threads`` as a plain int (NumPy integers accepted) or None."""
         return None if self.n_threads is None else int(self.n_threads)
 
-    def _validate_fit_data(self, X, sample_weight):
+    def _source(self, X, sample_weight):
+        """The data as a :class:`fastgmm.sources.DataSource`: an array is
+        validated as scikit-learn validates it (``n_features_in_`` and
+        ``feature_names_in_`` recorded), a dask array or a source given as such
+        is wrapped or taken as it is (their values are checked by ``check()``)."""
+        if is_source(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight must be None when X is a data source: the source holds its weights")
+            self._record_features(X.n_features)
+            return X
+        if is_dask(X):
+            from .distributed import dask_source
+
+            src = dask_source(X, sample_weight, estimator_name=type(self).__name__)
+            self._record_features(src.n_features)
+            return src
         with naming("X"):
             X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         X = as_kernel_array(X)
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {X.shape[0]}"
-            )
-        sw = check_sample_weight(sample_weight, X.shape[0])
-        return X, sw
+        return ArrayData(X, check_sample_weight(sample_weight, X.shape[0]))
 
-    @_dask_dispatch("check_predict_array")
+    def _record_features(self, n_features: int) -> None:
+        """What ``validate_data(reset=True)`` records for data without column names."""
+        self.n_features_in_ = int(n_features)
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
     def _validate_predict_data(self, X):
         check_is_fitted(self)
+        if is_dask(X):
+            from .distributed import check_predict_array
+
+            return check_predict_array(X, self.n_features_in_, type(self).__name__)
         with naming("X"):
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         return as_kernel_array(X)
 
     # --------------------------------------------------------------------- fit
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, callback=None):
         """Estimate the parameters by EM (best of ``n_init`` runs).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), dask array, or DataSource
+            The data: anything scikit-learn accepts, a ``dask.array.Array``
+            (fitted block by block, see :mod:`fastgmm.distributed`), or a
+            :class:`fastgmm.sources.DataSource` such as
+            :func:`fastgmm.outofcore.memmap_source` (a file larger than memory).
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; every sufficient statistic (and the k-means
             initialiser) is weighted. Integer weights give the model that
-            repeating rows would.
+            repeating rows would. (A data source holds its own weights.)
+        callback : callable, default=None
+            ``callback(run, iteration, lower_bound)`` after every EM iteration
+            (``run`` counts the initialisations from 0): progress bars.
 
         Returns
         -------
         self : GaussianMixture
         """
-        self._check_scalar_parameters()
-        self._fit(X, sample_weight)
+        self._fit(X, sample_weight, callback)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X, y=None, sample_weight=None, *, callback=None):
         """Fit, then return the most probable component of each row.
 
-        Equal to ``fit(X).predict(X)``.
+        Equal to ``fit(X).predict(X)`` (lazy for a dask array).
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
+        source = self._fit(X, sample_weight, callback)
+        if isinstance(source, ArrayData):
+            return self._labels(source.X)
+        return self.predict(X)
+
+    def _fit(self, X, sample_weight, callback):
+        """The one fit path of every data source: parameters, then the data's
+        shape, the init arrays, the data's values, EM."""
         self._check_scalar_parameters()
-        X = self._fit(X, sample_weight)
-        return self._labels(X)
+        source = self._source(X, sample_weight)
+        check_fit_shape(source.n, source.n_features, self.n_components, type(self).__name__)
+        init_arrays = self._check_init_arrays(source.n_features)
+        source.check()
+        with self._explain_failure(source):
+            self._fit_source(source, init_arrays, callback)
+        return source
 
-    @_dask_dispatch("fit_estimator_dask")
-    def _fit(self, X, sample_weight):
-        X, sw = self._validate_fit_data(X, sample_weight)
-        with self._explain_failure(X, sw):
-            self._fit_data(ArrayData(X, sw))
-        return X
-
-    def _fit_data(self, data) -> None:
-        """EM on validated data (:class:`fastgmm.em.Data`, or streamed data with
-        the same interface), then the fitted attributes and warnings."""
-        weights_init, means_init, precisions_init = self._check_init_arrays(data.n_features)
+    def _fit_source(self, data, init_arrays, callback) -> None:
+        """EM on a checked data source, then the fitted attributes and warnings."""
+        weights_init, means_init, precisions_init = init_arrays
         ct = self.covariance_type
         rng = check_random_state(self.random_state)
         warm = self.warm_start and hasattr(self, "converged_")
@@ -295,9 +325,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         common = dict(
             tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, random_state=rng,
-            verbose=self.verbose, verbose_interval=self.verbose_interval,
-            # a private hook (not a parameter): the CLI's progress bar
-            on_iter=getattr(self, "_on_iter", None),
+            verbose=self.verbose, verbose_interval=self.verbose_interval, on_iter=callback,
         )
         all_init = weights_init is not None and means_init is not None and precisions_init is not None
         with num_threads(self._n_threads()):
@@ -319,7 +347,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     user_init=user_init, warm_params=warm_params,
                     warm_lower_bound=self.lower_bound_ if warm else -np.inf, **common,
                 )
-        self._set_fitted(best.params, data.dtype)
+        self._set_fitted(best.params, best.factors, data.dtype)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = best.lower_bound
@@ -340,12 +368,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
 
     @contextmanager
-    def _explain_failure(self, X, sw):
-        """Add the likely cause to a :class:`FitFailedError`: fewer distinct
-        rows (with positive weight) than components."""
+    def _explain_failure(self, source):
+        """Add the likely cause to a :class:`FitFailedError` of in-memory data:
+        fewer distinct rows (with positive weight) than components."""
         try:
             yield
         except FitFailedError as exc:
+            if not isinstance(source, ArrayData):
+                raise
+            X, sw = source.X, source.sw
             rows = X if sw is None else X[sw > 0]
             n_distinct = np.unique(rows, axis=0).shape[0]
             if n_distinct >= self.n_components:
@@ -358,8 +389,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 + (f" ({detail})" if detail else "")
             ) from None
 
-    def _set_fitted(self, params: GMMParams, dtype):
-        f = factorize(params)
+    def _set_fitted(self, params: GMMParams, f, dtype):
         self.weights_ = params.weights.astype(dtype)
         self.means_ = params.means.astype(dtype)
         self.covariances_ = params.covariances.astype(dtype)
@@ -372,7 +402,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
 
-    @_dask_dispatch("predict")
     def _labels(self, X):
         labels = np.empty(X.shape[0], np.int64)
         with num_threads(self._n_threads()):
@@ -386,9 +415,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return self._labels(self._validate_predict_data(X))
+        X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import predict
 
-    @_dask_dispatch("predict_proba")
+            return predict(X, self._factors())
+        return self._labels(X)
+
     def predict_proba(self, X):
         """Posterior probability of each component for each row.
 
@@ -397,12 +430,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components), X's dtype
         """
         X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import predict_proba
+
+            return predict_proba(X, self._factors())
         resp = np.empty((X.shape[0], self.n_components), X.dtype)
         with num_threads(self._n_threads()):
             stats.score(X, self._factors(), resp=resp)
         return resp
 
-    @_dask_dispatch("score_samples")
     def score_samples(self, X):
         """Log-likelihood of each row under the model.
 
@@ -410,7 +446,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,), X's dtype
         """
-        return self._score_samples(self._validate_predict_data(X))
+        X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import score_samples
+
+            return score_samples(X, self._factors())
+        return self._score_samples(X)
 
     def _score_samples(self, X):
         ll = np.empty(X.shape[0])
@@ -418,7 +459,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             stats.score(X, self._factors(), loglik=ll)
         return ll.astype(X.dtype, copy=False)
 
-    @_dask_dispatch("score")
     def score(self, X, y=None, sample_weight=None):
         """Mean log-likelihood of the rows (weighted by ``sample_weight``).
 
@@ -431,6 +471,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         log_likelihood : float
         """
         X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import score
+
+            return score(X, self._factors(), sample_weight)
         sw = check_sample_weight(sample_weight, X.shape[0])
         if sw is None:
             return float(np.mean(self._score_samples(X)))

@@ -23,11 +23,11 @@ from sklearn.exceptions import ConvergenceWarning
 from ._parallel import num_threads
 from ._validation import check_sample_weight, check_X
 from .em import FitFailedError
-from .mixture import GaussianMixture, RecoveryWarning
-from .params import COVARIANCE_TYPES
+from .mixture import GaussianMixture, RecoveryWarning, fitted_factors
+from .params import COVARIANCE_TYPES, n_parameters
 from .stats import score
 
-__all__ = ["CRITERIA", "SelectionResult", "information_criteria", "select_model"]
+__all__ = ["CRITERIA", "SelectionResult", "criteria", "fit_validated", "information_criteria", "progress_bar", "select_model"]
 
 #: criteria :func:`select_model` ranks by (all are "lower is better")
 CRITERIA = ("bic", "aic", "icl")
@@ -50,7 +50,7 @@ _TABLE_DTYPE = np.dtype(
 
 
 # --------------------------------------------------------------------- helpers
-def _progress(iterable, *, total: int | None = None, desc: str = "", enabled: bool = False):
+def progress_bar(iterable, *, total: int | None = None, desc: str = "", enabled: bool = False):
     """Wrap ``iterable`` in a tqdm bar on stderr when ``enabled`` and tqdm is
     installed; otherwise return it unchanged."""
     if not enabled:
@@ -62,15 +62,17 @@ def _progress(iterable, *, total: int | None = None, desc: str = "", enabled: bo
     return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
 
 
-def _fit_validated(gm: GaussianMixture, X: np.ndarray, sw: np.ndarray | None) -> GaussianMixture:
+def fit_validated(
+    gm: GaussianMixture, X: np.ndarray, sw: np.ndarray | None, callback=None
+) -> GaussianMixture:
     """Fit ``gm`` on ``X`` that :func:`fastgmm._validation.check_X` already
     accepted: the estimator's own validation then neither copies nor scans X
-    for NaN/inf again."""
+    for NaN/inf again. ``callback`` is ``GaussianMixture.fit``'s."""
     with sklearn.config_context(assume_finite=True):
-        return gm.fit(X, sample_weight=sw)
+        return gm.fit(X, sample_weight=sw, callback=callback)
 
 
-def _criteria(
+def criteria(
     gm: GaussianMixture, X: np.ndarray, sw: np.ndarray | None, labels_out: np.ndarray | None = None
 ) -> dict:
     """Criteria of fitted ``gm`` on validated ``X`` from one pass (which also
@@ -85,9 +87,9 @@ def _criteria(
     the difference of the two sums over all points would leave round-off.
     """
     with num_threads(None if gm.n_threads is None else int(gm.n_threads)):
-        ll, entropy = score(X, gm._factors(), sw=sw, labels=labels_out, entropy=True)
+        ll, entropy = score(X, fitted_factors(gm), sw=sw, labels=labels_out, entropy=True)
     n = float(X.shape[0] if sw is None else sw.sum())
-    p = gm._n_parameters()
+    p = n_parameters(gm.n_components, X.shape[1], gm.covariance_type)
     entropy = max(entropy, 0.0)  # >= 0 exactly; clip round-off
     bic = -2.0 * ll + p * np.log(n)
     return {
@@ -124,7 +126,7 @@ def information_criteria(model: GaussianMixture, X, sample_weight=None) -> dict:
     """
     X = model._validate_predict_data(X)
     sw = check_sample_weight(sample_weight, X.shape[0])
-    return _criteria(model, X, sw)
+    return criteria(model, X, sw)
 
 
 def _as_components(n_components) -> tuple[int, ...]:
@@ -356,7 +358,7 @@ def select_model(
     models: dict = {}
     not_converged, recovered, failed = [], [], []
     grid = [(ct, k) for ct in cts for k in ks]
-    bar = _progress(grid, total=len(grid), desc="select_model", enabled=show)
+    bar = progress_bar(grid, total=len(grid), desc="select_model", enabled=show)
     for ct, k in bar:
         if show and hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(f"{ct}, k={k}")
@@ -368,14 +370,14 @@ def select_model(
                 # one summary warning for the grid instead of one per model
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 warnings.simplefilter("ignore", RecoveryWarning)
-                _fit_validated(gm, X, sw)
+                fit_validated(gm, X, sw)
         except FitFailedError:
             failed.append(f"{ct}/{k}")
             models[(ct, k)] = None
             nan = np.nan
             rows.append((ct, k, 0, nan, nan, nan, nan, nan, False, 0, 0))
             continue
-        c = _criteria(gm, X, sw)
+        c = criteria(gm, X, sw)
         models[(ct, k)] = gm
         if not gm.converged_ and gm.max_iter > 0:
             not_converged.append(f"{ct}/{k}")

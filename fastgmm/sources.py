@@ -20,20 +20,19 @@ and moments come from two one-component passes
 from __future__ import annotations
 
 from time import perf_counter
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Protocol
 
 import numpy as np
 
 from .params import Factors
 from .stats import SufficientStats, assign_stats, em_stats, moments_from_passes
 
-__all__ = ["DataSource", "ArrayData", "StreamData", "BlockPass", "INIT_SAMPLE_SIZE", "init_sample_rows"]
+__all__ = ["DataSource", "ArrayData", "StreamData", "BlockPass", "INIT_SAMPLE_SIZE", "init_sample_rows", "is_source"]
 
 #: rows a streamed source gathers into memory for the initialiser (at least 50 per component)
 INIT_SAMPLE_SIZE = 100_000
 
 
-@runtime_checkable
 class DataSource(Protocol):
     """What the EM driver needs of the data (validated: finite, float32/float64)."""
 
@@ -60,6 +59,14 @@ class DataSource(Protocol):
 
     def init_data(self, rng: np.random.RandomState, n_components: int) -> "ArrayData":
         """In-memory rows for the initialiser (all rows, or a sample)."""
+
+
+def is_source(obj) -> bool:
+    """True when ``obj``'s class has the :class:`DataSource` methods. (Not
+    ``isinstance(obj, DataSource)``: that reads every attribute, and so would
+    compute a source's moments and run its checks.)"""
+    cls = type(obj)
+    return all(hasattr(cls, name) for name in ("check", "stats", "row", "moments", "init_data"))
 
 
 class ArrayData:

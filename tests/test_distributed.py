@@ -91,7 +91,7 @@ def test_initialiser_on_all_rows_equals_in_memory(da):
 
 @pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data", "random"])
 def test_initialiser_on_a_sample(da, monkeypatch, init_params):
-    import fastgmm.outofcore as ooc
+    import fastgmm.sources as ooc
 
     monkeypatch.setattr(ooc, "INIT_SAMPLE_SIZE", 400)
     X, sw = blobs(n=4000, seed=4)
@@ -165,15 +165,16 @@ def test_warm_start_matches(da):
 
 
 def test_tasks_do_not_use_the_thread_pool(da, monkeypatch):
-    """Inside dask tasks the kernels run serially (run_pass(parallel=False))."""
-    import fastgmm.stats
+    """Inside dask tasks the drivers run serially (parallel=False): the
+    parallel runner is never launched."""
+    import fastgmm._parallel
 
     def boom(*a, **k):
-        raise AssertionError("thread pool used inside a dask task")
+        raise AssertionError("parallel runner used inside a dask task")
 
     X, _ = blobs()
     init = init_params(X, 3, "full")
-    monkeypatch.setattr(fastgmm.stats, "ordered_map", boom)
+    monkeypatch.setattr(fastgmm._parallel, "_runner", boom)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = GaussianMixture(3, **init).fit(da.from_array(X, chunks=500))

@@ -10,7 +10,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from fastgmm import FitFailedError, GaussianMixture, RecoveryWarning
-from fastgmm.em import Data, em_run, fit as em_fit
+from fastgmm.em import em_run, fit as em_fit
+from fastgmm.sources import ArrayData as Data
 from fastgmm.params import GMMParams
 
 import naive

@@ -11,7 +11,7 @@ import pytest
 from fastgmm._kernels.linalg import _cholesky_inv
 from fastgmm.init import kmeans
 from fastgmm.params import GMMParams, factorize
-from fastgmm.stats import m_step, run_pass
+from fastgmm.stats import em_stats, m_step, score
 
 pytest.importorskip("pytest_benchmark")
 
@@ -33,7 +33,7 @@ def _model(n, d, c, covariance_type, dtype, seed=0):
 def test_bench_fused_pass(benchmark, covariance_type, dtype):
     X, p = _model(20_000, 8, 8, covariance_type, dtype)
     f = factorize(p)
-    st = benchmark(run_pass, X, None, f)
+    st = benchmark(em_stats, X, None, f)
     assert np.isclose(st.nk.sum(), X.shape[0])
     new = m_step(st, covariance_type, 1e-6, float(np.finfo(dtype).eps))
     assert np.all(np.isfinite(new.covariances))
@@ -42,7 +42,7 @@ def test_bench_fused_pass(benchmark, covariance_type, dtype):
 def test_bench_e_step_resp(benchmark):
     X, p = _model(20_000, 8, 8, "full", np.float64)
     resp = np.empty((X.shape[0], 8))
-    benchmark(run_pass, X, None, factorize(p), resp_out=resp, want_stats=False)
+    benchmark(score, X, factorize(p), resp=resp)
     assert np.allclose(resp.sum(axis=1), 1.0)
 
 

@@ -1,4 +1,4 @@
-"""The per-iteration hook behind the CLI's progress bar."""
+"""``fit``'s per-iteration callback, behind the CLI's progress bar."""
 
 import numpy as np
 
@@ -11,11 +11,10 @@ def _data():
     return np.vstack([rng.normal(c, 1.0, (300, 2)) for c in (0.0, 5.0)])
 
 
-def test_on_iter_sees_every_iteration_of_every_run():
+def test_callback_sees_every_iteration_of_every_run():
     seen = []
     gm = GaussianMixture(2, n_init=2, random_state=0, tol=1e-6)
-    gm._on_iter = lambda run, it, lb: seen.append((run, it, lb))
-    gm.fit(_data())
+    gm.fit(_data(), callback=lambda run, it, lb: seen.append((run, it, lb)))
     assert {r for r, _, _ in seen} == {0, 1}
     runs = [[lb for r, _, lb in seen if r == k] for k in (0, 1)]
     # the kept run's bounds are exactly what the hook saw for one of the runs
