@@ -25,12 +25,12 @@ class EMIteration:
 
         from fastgmm.em import Data
         from fastgmm.params import GMMParams, factorize
-        from fastgmm.stats import m_step, run_pass
+        from fastgmm.stats import em_stats, m_step, score
 
         X, w0, m0, cov0 = init_params(covariance_type=covariance_type, dtype=np.dtype(dtype).type)
         self.X, self.data = X, Data(X)
         self.params0 = GMMParams(w0, m0, cov0, covariance_type)
-        self.run_pass, self.m_step, self.factorize = run_pass, m_step, factorize
+        self.em_stats, self.m_step, self.factorize = em_stats, m_step, factorize
         st = self.iteration()  # warm the kernels
         # check: the pass's log-likelihood on the first 500 rows against SciPy
         if covariance_type == "full":
@@ -40,14 +40,14 @@ class EMIteration:
                 axis=1,
             )
             ll = np.empty(500)
-            run_pass(np.ascontiguousarray(X[:500]), None, factorize(self.params0), ll_out=ll, want_stats=False)
+            score(np.ascontiguousarray(X[:500]), factorize(self.params0), loglik=ll)
             tol = 1e-9 if dtype == "float64" else 1e-3
             assert np.allclose(ll, ref, rtol=tol, atol=tol), "fused pass disagrees with SciPy"
         assert np.isfinite(st.weights).all()
 
     def iteration(self):
         f = self.factorize(self.params0)
-        st = self.run_pass(self.X, None, f)
+        st = self.em_stats(self.X, None, f)
         return self.m_step(st, self.params0.covariance_type, 1e-6, self.data.eps)
 
     def time_em_iteration(self, covariance_type, dtype):

@@ -26,7 +26,7 @@ from fastgmm._parallel import get_num_threads
 from fastgmm.bench import _init_covariances, _peak_added_mb, machine_info, make_data
 from fastgmm.em import Data
 from fastgmm.params import GMMParams, factorize
-from fastgmm.stats import m_step, run_pass
+from fastgmm.stats import em_stats, m_step
 
 
 def ms_per_iteration(datasets, w0, m0, cov, repeat: int) -> list[float]:
@@ -37,7 +37,7 @@ def ms_per_iteration(datasets, w0, m0, cov, repeat: int) -> list[float]:
     p0 = GMMParams(w0, m0, _init_covariances(cov, c, "full"), "full")
 
     def step(X):
-        st = run_pass(X, None, factorize(p0))
+        st = em_stats(X, None, factorize(p0))
         return m_step(st, "full", 1e-6, Data(X).eps)
 
     times = [[] for _ in datasets]

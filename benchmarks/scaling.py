@@ -20,7 +20,7 @@ import numpy as np
 from fastgmm import num_threads
 from fastgmm.bench import _init_covariances, dgemm_gflops, make_data
 from fastgmm.params import GMMParams, factorize
-from fastgmm.stats import run_pass
+from fastgmm.stats import em_stats
 
 SHAPES = [(1_000_000, 2, 3, "full"), (1_000_000, 8, 8, "full"), (200_000, 32, 16, "full"),
           (100_000, 64, 10, "full"), (1_000_000, 16, 8, "tied"), (1_000_000, 16, 8, "diag")]
@@ -44,12 +44,12 @@ def main(argv=None) -> int:
         for t in threads:
             with num_threads(t):
                 for Xd in data.values():
-                    run_pass(Xd, None, f)
+                    em_stats(Xd, None, f)
                 ts = {k: [] for k in data}
                 for _ in range(args.repeat):
                     for k, Xd in data.items():  # dtypes alternate: same machine state
                         t0 = time.perf_counter()
-                        run_pass(Xd, None, f)
+                        em_stats(Xd, None, f)
                         ts[k].append(time.perf_counter() - t0)
             for k in data:
                 times[k, t] = 1e3 * float(np.median(ts[k]))

@@ -83,7 +83,7 @@ def machine_info(threads: list[int] | None = None) -> dict:
         "numpy": np.__version__,
         "numba": numba.__version__,
         "scikit-learn": sklearn.__version__,
-        "fastgmm_parallelism": "thread pool over nogil Numba kernels",
+        "fastgmm_parallelism": f"Numba parallel=True runner over fixed row chunks ({numba.config.THREADING_LAYER} layer requested)",
         "threads": threads,
         "blas": [],
         "warnings": [],
