@@ -572,15 +572,13 @@ def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
 @pytest.mark.parametrize("nb", [1, 7, 37, 128])
 @pytest.mark.parametrize("tri", [True, False])
 def test_accumulate_tiles_match_numpy(dtype, d, nb, tri):
-    # 4 x 3 register tiles plus loops for the last one or two columns of a row
-    # group; whole vectors of ACC_BYTES are read, so RW's junk past nb must be
-    # zeroed by the kernel
+    # second moments by 4 x 2 reductions along points; junk past nb is never read
     from fastgmm._kernels.tiles import TILE_BYTES, _accumulate
 
     rng = np.random.RandomState(d * 1000 + nb)
     d4 = -(-d // 4) * 4
     ld = 128 + TILE_BYTES // np.dtype(dtype).itemsize
-    phi = np.full((d, ld), 7.0, dtype)  # finite junk past nb: read, times zeros
+    phi = np.full((d, ld), 7.0, dtype)  # junk past nb must not count
     phi[:, :nb] = rng.standard_normal((d, nb))
     rw = np.full((d4, ld), 5.0, dtype)
     rw[:, :nb] = 0.0

@@ -1,11 +1,11 @@
 """Dense products along points in register tiles, for the full and tied stages.
 
 ``_dots`` computes ``Z = A Phi`` (A lower triangular, rows of L^-1) and the
-Mahalanobis sums ``||Z||^2``; ``_accumulate`` the second moments
-``T += RW Phi^T``. Both hold their partial sums in vector registers through
-Numba intrinsics that emit LLVM vector IR (:func:`_tile4`, :func:`_acc_tile`):
-LLVM's loop vectoriser only vectorises the innermost loop, so loops cannot keep
-a 2-D tile of sums in registers across the whole reduction.
+Mahalanobis sums ``||Z||^2``, holding its partial sums in vector registers
+through a Numba intrinsic that emits LLVM vector IR (:func:`_tile4`): LLVM's
+loop vectoriser only vectorises the innermost loop, so loops cannot keep a 2-D
+tile of sums in registers across the whole reduction. ``_accumulate`` adds the
+second moments ``T += RW Phi^T`` by loops.
 """
 
 import numpy as np
@@ -128,91 +128,20 @@ def _dots(Phi, F, nb, A, C4, out, tri, ss):
             _tile4(Phi, A, out, ss, k, b0, pend, want_ss)
 
 
-#: bytes per vector accumulator of :func:`_acc_tile`: one ymm register, so that
-#: its 12 accumulators, 3 rows of ``Phi`` and one of ``RW`` fit AVX2's 16
-ACC_BYTES = 32
-
-
-@intrinsic
-def _acc_tile(typingctx, Phi, RW, T, k, p, nv):
-    """``T[k + i, p + j] += RW[k + i, :n] . Phi[p + j, :n]`` for i < 4, j < 3
-    and n = ``nv`` vectors of ``ACC_BYTES``; compiled code only.
-
-    Twelve vector accumulators (4 x 3) against the loops' eight (4 x 2, which
-    is as many as LLVM keeps without spilling, and exactly the FMA latency
-    times its throughput on Zen 3): 7 loads per 12 multiply-adds. Each sum is
-    reduced across lanes by pairwise halving (a fixed order), in the arrays'
-    dtype, then added to the float64 ``T``. Reads ``nv`` whole vectors, so
-    ``RW`` must be zero past the last point up to that boundary.
-    """
-    if not _c_arrays(2, Phi, RW, T):
-        return None
-    if not (Phi.dtype == RW.dtype and Phi.dtype in (types.float32, types.float64) and T.dtype == types.float64):
-        return None
-    sig = types.void(Phi, RW, T, types.intp, types.intp, types.intp)
-
-    def codegen(context, builder, signature, args):
-        k, p, nv = args[3:]
-        fty, size, w, vty, fma, zero = _vector_kit(context, builder, Phi.dtype, ACC_BYTES)
-        dty = ir.DoubleType()
-        (phi, rw, t), (ldp, ldr, ldt) = _matrices(context, builder, signature.args[:3], args[:3])
-        prow = [builder.add(p, ir.Constant(p.type, j)) for j in range(3)]
-        rrow = [builder.add(k, ir.Constant(k.type, i)) for i in range(4)]
-        pbase = [builder.gep(phi.data, [builder.mul(r, ldp)]) for r in prow]
-        rbase = [builder.gep(rw.data, [builder.mul(r, ldr)]) for r in rrow]
-        accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(3)] for _ in range(4)]
-        with cgutils.for_range(builder, nv) as loop:
-            off = builder.mul(loop.index, ir.Constant(p.type, w))
-            u = [builder.load(builder.bitcast(builder.gep(b, [off]), vty.as_pointer()), align=size) for b in pbase]
-            for i in range(4):
-                r = builder.load(builder.bitcast(builder.gep(rbase[i], [off]), vty.as_pointer()), align=size)
-                for j in range(3):
-                    builder.store(builder.call(fma, [r, u[j], builder.load(accs[i][j])]), accs[i][j])
-        i32 = ir.IntType(32)
-        for i in range(4):
-            for j in range(3):
-                v = builder.load(accs[i][j])
-                n = w
-                while n > 1:  # pairwise halving: a fixed order
-                    n //= 2
-                    lo = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, n), list(range(n))))
-                    hi = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
-                    v = builder.fadd(lo, hi)
-                sval = builder.extract_element(v, ir.Constant(i32, 0))
-                if fty != dty:
-                    sval = builder.fpext(sval, dty)
-                ptr = builder.gep(t.data, [builder.add(builder.mul(rrow[i], ldt), prow[j])])
-                builder.store(builder.fadd(builder.load(ptr), sval), ptr)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
 @njit(**JIT)
 def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
     """``T[k, p] += RW[k, :nb] . Phi[p, :nb]`` for k < C4, p < F.
 
-    Tiles of 4 rows of ``RW`` x 3 rows of ``Phi`` (:func:`_acc_tile`;
-    ``_accumulate`` 18% faster at d = 64 and 4% at d = 32 alone, the pass 2-7%
-    at d >= 16 on the Zen 3 host), the last one or two rows of a row group by
-    loops of 4 x 2 reductions along points. The tiles read whole vectors:
-    ``RW``'s rows are zeroed from ``nb`` up to the next multiple of
-    ``ACC_BYTES`` of points (they must be that long).
+    Blocks of 4 rows of ``RW`` x 2 rows of ``Phi``, reduced along points (eight
+    accumulators: as many as LLVM keeps in registers without spilling).
     ``tri``: only the lower triangle (p <= k, by row groups) is needed.
     ``zero`` is a 0 of Phi's dtype: block sums of float32 run in float32.
+    A register-tiled version (4 x 3 vector accumulators) was at most 4% faster
+    in a whole pass on an AVX-512 host (docs/performance.md) and was removed.
     """
-    w = ACC_BYTES // Phi.itemsize
-    nv = -(-nb // w)
-    for k in range(C4):
-        for b in range(nb, nv * w):
-            RW[k, b] = 0.0
     for k in range(0, C4, 4):
         pend = min(F, k + 4) if tri else F
-        p = 0
-        while p + 3 <= pend:
-            _acc_tile(Phi, RW, T, k, p, nv)
-            p += 3
-        if p < pend:  # one or two columns left: by loops
+        for p in range(0, pend, 2):
             q = p + 1 if p + 1 < pend else p
             a00 = zero
             a01 = a00
@@ -246,4 +175,3 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
                 T[k + 1, q] += a11
                 T[k + 2, q] += a12
                 T[k + 3, q] += a13
-
