@@ -35,17 +35,19 @@ MIN_CHUNK_ROWS = 2048
 #: most rows per block
 MAX_BLOCK = 1024
 
-def chunk_rows(n_samples: int) -> int:
-    """Rows per chunk of a pass over ``n_samples`` rows.
+def chunk_rows(n_samples: int, n_features: int | None = None) -> int:
+    """Rows per chunk of a pass over ``n_samples`` rows of ``n_features``
+    columns (None: a multiple of every block size).
 
     Depends on the data shape only, never on the thread count, so that the fixed
     order reduction of the per-chunk accumulators gives bit-identical results for
-    any number of threads.
+    any number of threads. Chunks hold whole blocks; the unit is no larger than
+    the blocks need, so that the chunks split evenly between threads.
     """
     n_chunks = max(1, min(MAX_CHUNKS, n_samples // MIN_CHUNK_ROWS))
     rows = -(-n_samples // n_chunks)
-    # whole blocks of MAX_BLOCK rows per chunk
-    return max(MAX_BLOCK, -(-rows // MAX_BLOCK) * MAX_BLOCK)
+    unit = MAX_BLOCK if n_features is None or n_features <= 4 else 256
+    return max(unit, -(-rows // unit) * unit)
 
 
 def block_rows(n_features: int, itemsize: int) -> int:

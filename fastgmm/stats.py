@@ -83,8 +83,8 @@ class SufficientStats:
 _NO_WEIGHTS = np.zeros(0)
 
 
-def _bounds(n: int, start: int = 0) -> np.ndarray:
-    rows = _config.chunk_rows(n - start)
+def _bounds(n: int, d: int, start: int = 0) -> np.ndarray:
+    rows = _config.chunk_rows(n - start, d)
     return np.append(np.arange(start, n, rows, dtype=np.int64), np.int64(n)) if n > start else np.array([start], np.int64)
 
 
@@ -98,11 +98,11 @@ def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel):
     C = model.const.shape[0]
     d = X.shape[1]
     n = X.shape[0] if stop is None else stop
-    bounds = _bounds(n, start)
+    bounds = _bounds(n, d, start)
     m = bounds.shape[0] - 1
     acc = Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m,) + s2_shape), np.zeros((m, 5)))
     block = _config.block_rows(d, X.dtype.itemsize)
-    run_chunks(driver, X, _weights(sw), model, io, bounds, block, acc, parallel)
+    run_chunks(drivers.for_model(driver, model), X, _weights(sw), model, io, bounds, block, acc, parallel)
     nk, s1, s2 = np.zeros(C), np.zeros((C, d)), np.zeros(s2_shape)
     sums = drivers.reduce_chunks(acc, nk, s1, s2)
     return nk, s1, s2, sums

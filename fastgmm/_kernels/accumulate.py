@@ -1,6 +1,6 @@
 """Stage 3 of a pass: the M-step's sufficient statistics of a block, in float64,
-one stage per covariance type; :func:`accumulate` picks it from the model's
-type at compile time. :func:`load_given` is the alternative to stages 1-2 when
+one stage per covariance type (:data:`STAGES`, by model type).
+:func:`load_given` is the alternative to stages 1-2 when
 the responsibilities are given (labels, a dense matrix, or one component).
 
 Component k's weights are ``rw = src[k] * fw`` (``e`` and ``w / sum e`` after an
@@ -111,7 +111,7 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
 
 
 
-@njit(**STAGE)
+@njit(**JIT)
 def _acc_full(model, w, nb, src, fw, nk, s1, s2):
     """'full': ``s1[k] += sum rw (x - mu_k)``, lower triangle of ``s2[k] += sum
     rw (x - mu_k)(x - mu_k)^T`` (register tiles; d <= 4 in one register sweep)."""
@@ -223,34 +223,14 @@ def _acc_spherical(model, w, nb, src, fw, nk, s1, s2):
             s1[k, i] += acc1 / np.float64(ai)
 
 
-def _full(model, w, nb, src, fw, nk, s1, s2):
-    _acc_full(model, w, nb, src, fw, nk, s1, s2)
-
-
-def _tied(model, w, nb, src, fw, nk, s1, s2):
-    _acc_tied(model, w, nb, src, fw, nk, s1, s2)
-
-
-def _diag(model, w, nb, src, fw, nk, s1, s2):
-    _acc_diag(model, w, nb, src, fw, nk, s1, s2)
-
-
-def _spherical(model, w, nb, src, fw, nk, s1, s2):
-    _acc_spherical(model, w, nb, src, fw, nk, s1, s2)
-
-
-# plain functions, not closures (see fastgmm._kernels.logprob)
-_STAGES = {FullModel: _full, TiedModel: _tied, DiagModel: _diag, SphericalModel: _spherical}
+#: the stage of each model type (:func:`fastgmm._kernels.drivers.for_model`)
+STAGES = {FullModel: _acc_full, TiedModel: _acc_tied, DiagModel: _acc_diag, SphericalModel: _acc_spherical}
 
 
 def accumulate(model, w, nb, src, fw, nk, s1, s2):
-    """Add the block's statistics into ``nk``, ``s1``, ``s2`` (compiled code only)."""
-    raise NotImplementedError("accumulate is compiled code only")
-
-
-@overload(accumulate, jit_options=JIT)
-def _accumulate_impl(model, w, nb, src, fw, nk, s1, s2):
-    return _STAGES.get(getattr(model, "instance_class", None))
+    """Add the block's statistics into ``nk``, ``s1``, ``s2``: a placeholder
+    that :func:`fastgmm._kernels.drivers.for_model` replaces by the model type's stage."""
+    raise NotImplementedError("accumulate is bound to a stage by drivers.for_model")
 
 
 @njit(**STAGE)

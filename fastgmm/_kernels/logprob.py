@@ -1,12 +1,10 @@
 """Stage 1 of a pass: the log-probability of every point of a block under every
 component, ``lp[k, b] = log w_k + log N(x_b | mu_k, Sigma_k)``, one stage per
-covariance type. :func:`log_prob` picks the stage from the model's type at
-compile time.
+covariance type (:data:`STAGES`, by model type).
 """
 
 import numpy as np
 from numba import njit
-from numba.extending import overload
 
 from .._config import JIT, STAGE
 from .models import DiagModel, FullModel, SphericalModel, TiedModel
@@ -61,7 +59,7 @@ def _lp_small(Xt, d, nb, m, A, ck, zero, ssx, out):
 
 
 
-@njit(**STAGE)
+@njit(**JIT)
 def _lp_full(model, w, nb):
     """'full': ``D = x - mu_k``, ``Z = L_k^-1 D`` and ``||Z||^2`` by register
     tiles (:func:`fastgmm._kernels.tiles._dots`); d <= 4 in one register sweep."""
@@ -137,28 +135,11 @@ def _lp_diag(model, w, nb):
             w.lp[k, b] = ck - 0.5 * sk[b]
 
 
-def _full(model, w, nb):
-    _lp_full(model, w, nb)
-
-
-def _tied(model, w, nb):
-    _lp_tied(model, w, nb)
-
-
-def _diag(model, w, nb):
-    _lp_diag(model, w, nb)
-
-
-# plain functions, not closures: Numba's inlining of an overload whose
-# implementation closes over the stage reused the first type's code for the others
-_STAGES = {FullModel: _full, TiedModel: _tied, DiagModel: _diag, SphericalModel: _diag}
+#: the stage of each model type (:func:`fastgmm._kernels.drivers.for_model`)
+STAGES = {FullModel: _lp_full, TiedModel: _lp_tied, DiagModel: _lp_diag, SphericalModel: _lp_diag}
 
 
 def log_prob(model, w, nb):
-    """``w.lp[:, :nb]`` for the block in ``w.Xt`` (compiled code only)."""
-    raise NotImplementedError("log_prob is compiled code only")
-
-
-@overload(log_prob, jit_options=JIT)
-def _log_prob_impl(model, w, nb):
-    return _STAGES.get(getattr(model, "instance_class", None))
+    """``w.lp[:, :nb]`` for the block in ``w.Xt``: a placeholder that
+    :func:`fastgmm._kernels.drivers.for_model` replaces by the model type's stage."""
+    raise NotImplementedError("log_prob is bound to a stage by drivers.for_model")
