@@ -9,7 +9,7 @@ driver's whole call tree into the parfor and have LLVM optimise it again
 drivers serially.
 
 Determinism: the chunks depend on the data's shape only, each chunk writes its
-own accumulators, and :func:`fastgmm._kernels.drivers.reduce_chunks` sums them
+own accumulators, and :func:`fastgmm.stats._reduce_chunks` sums them
 in chunk order, so results are bit-identical for any thread count.
 
 Thread safety: Numba is asked for a thread-safe threading layer (TBB or
@@ -63,9 +63,6 @@ def _choose_layer() -> None:
         numba.config.THREADING_LAYER = "threadsafe"
 
 
-_choose_layer()
-
-
 def _default_threads() -> int:
     env = os.environ.get("FASTGMM_NUM_THREADS")
     n = int(env) if env else numba.config.NUMBA_NUM_THREADS
@@ -114,6 +111,8 @@ def _runner(driver, args: tuple):
         with _runners_lock:
             fn = _runners.get(key)
             if fn is None:
+                if not _runners:
+                    _choose_layer()  # before this process's first parallel launch
                 dsig = types.void(tys[0], tys[1], tys[2], tys[3], types.intp, types.intp, types.intp, tys[5], tys[6])
                 driver.compile(dsig)
                 sig = types.void(types.FunctionType(dsig), *tys)

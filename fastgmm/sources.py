@@ -25,7 +25,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .params import Factors
-from .stats import SufficientStats, assign_stats, em_stats, moments_from_passes
+from .stats import SufficientStats, em_stats, moments_from_passes, one_component_stats
 
 __all__ = ["DataSource", "ArrayData", "StreamData", "BlockPass", "INIT_SAMPLE_SIZE", "init_sample_rows", "is_source"]
 
@@ -95,8 +95,7 @@ class ArrayData:
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         if self._moments is None:
             self._moments = moments_from_passes(
-                lambda center: assign_stats(self.X, self.sw, "tied", 1, center, 0),
-                self.X[0].astype(np.float64),
+                lambda center: one_component_stats(self.X, self.sw, center), self.X[0].astype(np.float64)
             )
         return self._moments
 
@@ -230,7 +229,7 @@ class StreamData:
         """Two centred passes, computed once (only a re-seed needs them)."""
         if self._moments is None:
             self._moments = moments_from_passes(
-                lambda c: self._pass(lambda X, sw, par: assign_stats(X, sw, "tied", 1, c, 0, parallel=par), "moments"),
+                lambda c: self._pass(lambda X, sw, par: one_component_stats(X, sw, c, parallel=par), "moments"),
                 self.row(0).astype(np.float64),
             )
         return self._moments

@@ -103,8 +103,23 @@ def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel):
     acc = Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m,) + s2_shape), np.zeros((m, 5)))
     block = _config.block_rows(d, X.dtype.itemsize)
     run_chunks(drivers.for_model(driver, model), X, _weights(sw), model, io, bounds, block, acc, parallel)
-    nk, s1, s2 = np.zeros(C), np.zeros((C, d)), np.zeros(s2_shape)
-    sums = drivers.reduce_chunks(acc, nk, s1, s2)
+    return _reduce_chunks(acc)
+
+
+def _reduce_chunks(acc: Accumulators):
+    """The chunks' accumulators summed in chunk order (the fixed order that makes
+    results independent of the thread count): ``(nk, s1, s2, sums)``."""
+    nk, s1, s2 = np.zeros(acc.nk.shape[1:]), np.zeros(acc.s1.shape[1:]), np.zeros(acc.s2.shape[1:])
+    sums = np.zeros(acc.sums.shape[1])
+    sums[WORST], sums[WORST_INDEX] = np.inf, -1
+    for c in range(acc.nk.shape[0]):
+        nk += acc.nk[c]
+        s1 += acc.s1[c]
+        s2 += acc.s2[c]
+        for j in (LL, ENTROPY, ECL):
+            sums[j] += acc.sums[c, j]
+        if acc.sums[c, WORST] < sums[WORST]:
+            sums[WORST], sums[WORST_INDEX] = acc.sums[c, WORST], acc.sums[c, WORST_INDEX]
     return nk, s1, s2, sums
 
 
@@ -283,22 +298,30 @@ def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: 
     return GMMParams(weights, means, cov, covariance_type)
 
 
+def one_component_stats(
+    X: np.ndarray, sw: np.ndarray | None, center: np.ndarray, *, parallel: bool = True
+) -> SufficientStats:
+    """'full' statistics of all rows as one component, around ``center``: the
+    data's moments. (Through the labels driver that the k-means initialisation
+    compiles anyway: one more specialisation would cost seconds of compile time,
+    the labels 4 bytes a row while the pass runs.)"""
+    return assign_stats(X, sw, "full", 1, center, np.zeros(X.shape[0], np.int32), parallel=parallel)
+
+
 def data_moments(X: np.ndarray, sw: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean and covariance of ``X`` in float64, by two centred passes
     (around the first row, then around the mean): no copy of X, and no loss of
     precision on data far from the origin."""
-    return moments_from_passes(
-        lambda center: assign_stats(X, sw, "tied", 1, center, 0), X[0].astype(np.float64)
-    )
+    return moments_from_passes(lambda center: one_component_stats(X, sw, center), X[0].astype(np.float64))
 
 
 def moments_from_passes(pass_fn, first_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance from two passes of one-component 'tied' statistics,
+    """Mean and covariance from two passes of :func:`one_component_stats`,
     ``pass_fn(center) -> SufficientStats``: every data source computes its
     moments this one way."""
     st = pass_fn(first_row)
     mean = st.center + st.s1[0] / st.nk[0]
     st = pass_fn(mean)
     delta = st.s1[0] / st.nk[0]
-    cov = st.s2 / st.nk[0] - np.outer(delta, delta)
+    cov = st.s2[0] / st.nk[0] - np.outer(delta, delta)
     return st.center + delta, 0.5 * (cov + cov.T)

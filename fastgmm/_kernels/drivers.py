@@ -119,27 +119,6 @@ def bound_chunk(X, sw, model, resp, c, lo, hi, block, acc):
     acc.sums[c, ECL] = ecl
 
 
-@njit(**JIT)
-def reduce_chunks(acc, nk, s1, s2):
-    """Sum the chunks' accumulators in chunk order (the fixed order that makes
-    results independent of the thread count); returns the summed ``sums``."""
-    n = acc.nk.shape[0]
-    sums = np.zeros(acc.sums.shape[1])
-    sums[WORST] = np.inf
-    sums[WORST_INDEX] = -1
-    for c in range(n):
-        nk += acc.nk[c]
-        s1 += acc.s1[c]
-        s2 += acc.s2[c]
-        sums[LL] += acc.sums[c, LL]
-        sums[ENTROPY] += acc.sums[c, ENTROPY]
-        sums[ECL] += acc.sums[c, ECL]
-        if acc.sums[c, WORST] < sums[WORST]:
-            sums[WORST] = acc.sums[c, WORST]
-            sums[WORST_INDEX] = acc.sums[c, WORST_INDEX]
-    return sums
-
-
 _compiled: dict = {}
 _compiled_lock = threading.Lock()
 

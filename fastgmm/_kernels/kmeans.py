@@ -1,4 +1,9 @@
-"""k-means kernels for the initialiser: serial, nogil, run per fixed chunk."""
+"""k-means kernels for the initialiser: serial, nogil, one chunk of rows each.
+
+They have the drivers' signature ``(X, sw, model, io, c, lo, hi, block, acc)``
+(:func:`fastgmm._parallel.run_chunks`); chunk ``c`` writes only its own row of
+``acc``. ``sw`` holds the sample weights, or 0 rows for unit weights.
+"""
 
 import numpy as np
 from numba import njit
@@ -17,20 +22,21 @@ def _sqdist(X, n, c):
 
 
 @njit(**JIT)
-def _kpp_update(X, start, stop, center, mind):
-    """``mind = min(mind, ||x - center||^2)`` on rows [start, stop)."""
-    for n in range(start, stop):
+def kpp_update_chunk(X, sw, center, mind, c, lo, hi, block, acc):
+    """``mind = min(mind, ||x - center||^2)`` on rows [lo, hi)."""
+    for n in range(lo, hi):
         dist = _sqdist(X, n, center)
         if dist < mind[n]:
             mind[n] = dist
 
 
 @njit(**JIT)
-def _kpp_trials(X, start, stop, sw, cands, mind, pots):
-    """``pots[t] += sum w min(mind, ||x - cands[t]||^2)`` over rows [start, stop)."""
+def kpp_trials_chunk(X, sw, cands, mind, c, lo, hi, block, acc):
+    """``acc.sums[c, t] = sum w min(mind, ||x - cands[t]||^2)`` over rows [lo, hi)."""
     have_w = sw.shape[0] > 0
     T = cands.shape[0]
-    for n in range(start, stop):
+    pots = acc.sums[c]
+    for n in range(lo, hi):
         w = sw[n] if have_w else 1.0
         m = mind[n]
         for t in range(T):
@@ -39,18 +45,20 @@ def _kpp_trials(X, start, stop, sw, cands, mind, pots):
 
 
 @njit(**JIT)
-def _lloyd_chunk(X, start, stop, sw, centers, labels, sums, counts):
-    """Assign rows [start, stop) to their nearest centre and accumulate weighted
-    sums (around the old centre) and counts. Returns ``(inertia, changed,
-    farthest_dist, farthest_index)``."""
+def lloyd_chunk(X, sw, centers, labels, c, lo, hi, block, acc):
+    """Assign rows [lo, hi) to their nearest centre; ``acc.nk[c]`` the weighted
+    counts, ``acc.s1[c]`` the weighted sums around the old centres, and
+    ``acc.sums[c] = (inertia, changed labels, farthest distance, its row)``."""
     d = X.shape[1]
     C = centers.shape[0]
     have_w = sw.shape[0] > 0
+    counts = acc.nk[c]
+    sums = acc.s1[c]
     inertia = 0.0
     changed = 0
     far = -1.0
-    fari = start
-    for n in range(start, stop):
+    fari = lo
+    for n in range(lo, hi):
         best = np.inf
         bk = 0
         for k in range(C):
@@ -69,29 +77,6 @@ def _lloyd_chunk(X, start, stop, sw, centers, labels, sums, counts):
         counts[bk] += w
         for i in range(d):
             sums[bk, i] += w * (X[n, i] - centers[bk, i])
-    return inertia, changed, far, fari
-
-
-# Drivers with the engine's signature ``(X, sw, model, io, c, lo, hi, block, acc)``
-# (:func:`fastgmm._parallel.run_chunks`): chunk c writes only its own row of ``acc``.
-
-@njit(**JIT)
-def kpp_update_chunk(X, sw, center, mind, c, lo, hi, block, acc):
-    """``mind = min(mind, ||x - center||^2)`` on the chunk's rows."""
-    _kpp_update(X, lo, hi, center, mind)
-
-
-@njit(**JIT)
-def kpp_trials_chunk(X, sw, cands, mind, c, lo, hi, block, acc):
-    """``acc.sums[c, t] = sum w min(mind, ||x - cands[t]||^2)`` over the chunk."""
-    _kpp_trials(X, lo, hi, sw, cands, mind, acc.sums[c])
-
-
-@njit(**JIT)
-def lloyd_chunk(X, sw, centers, labels, c, lo, hi, block, acc):
-    """Lloyd step on the chunk: labels, ``acc.nk[c]`` counts, ``acc.s1[c]`` sums
-    around the old centres, ``acc.sums[c] = (inertia, changed, farthest, its index)``."""
-    inertia, changed, far, fari = _lloyd_chunk(X, lo, hi, sw, centers, labels, acc.s1[c], acc.nk[c])
     acc.sums[c, 0] = inertia
     acc.sums[c, 1] = changed
     acc.sums[c, 2] = far
