@@ -111,31 +111,37 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
 
 
 
-@njit(**JIT)
+@njit(**STAGE)
 def _acc_full(model, w, nb, src, fw, nk, s1, s2):
     """'full': ``s1[k] += sum rw (x - mu_k)``, lower triangle of ``s2[k] += sum
-    rw (x - mu_k)(x - mu_k)^T`` (register tiles; d <= 4 in one register sweep)."""
+    rw (x - mu_k)(x - mu_k)^T``; d <= 4 in one register sweep."""
+    _acc_full_arrays(model, w.Xt, w.D, w.RD, w.rw, w.zero, nb, src, fw, nk, s1, s2)
+
+
+@njit(**JIT)
+def _acc_full_arrays(model, Xt, D, RD, rw, zero, nb, src, fw, nk, s1, s2):
+    """:func:`_acc_full` on the arrays it uses (a call, as :func:`fastgmm._kernels.logprob._lp_full_arrays`)."""
     C, d = model.means.shape
     d4 = model.mats.shape[1]
     for k in range(C):
-        tot = _weigh(src[k], fw, nb, w.rw)
+        tot = _weigh(src[k], fw, nb, rw)
         if tot == 0.0:
             continue
         nk[k] += tot
         if d <= 4:
-            _moments_small(w.Xt, d, nb, w.rw, model.means[k], s1[k], s2[k], w.zero)
+            _moments_small(Xt, d, nb, rw, model.means[k], s1[k], s2[k], zero)
             continue
         for i in range(d):
             si = model.means[k, i]
-            acc1 = w.zero
+            acc1 = zero
             for b in range(nb):
-                t = w.Xt[i, b] - si
-                w.D[i, b] = t
-                u = w.rw[b] * t
-                w.RD[i, b] = u
+                t = Xt[i, b] - si
+                D[i, b] = t
+                u = rw[b] * t
+                RD[i, b] = u
                 acc1 += u
             s1[k, i] += acc1
-        _accumulate(w.D, d, nb, w.RD, d4, s2[k], True, w.zero)
+        _accumulate(D, d, nb, RD, d4, s2[k], True, zero)
 
 
 @njit(**STAGE)
