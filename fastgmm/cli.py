@@ -465,7 +465,7 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                    help="convergence threshold on the mean log-likelihood (default 1e-3)")
     p.add_argument("--reg-covar", type=float, default=1e-6, metavar="R",
                    help="added to covariance diagonals (default 1e-6)")
-    p.add_argument("--init", default="kmeans", choices=("kmeans", "k-means++", "random", "random_from_data"),
+    p.add_argument("--init", default="kmeans", choices=("kmeans", "k-means++", "random", "random_from_data", "hc"),
                    help="initialisation (default kmeans)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="kernel threads (default: all cores)")

@@ -29,9 +29,10 @@ import numpy as np
 from .init import kmeans, kmeans_plusplus
 from .params import Factors, GMMParams, factorize
 from .sources import ArrayData, DataSource
-from .stats import assign_stats, m_step
+from .hc import hc_tree
+from .stats import assign_stats, m_step, score
 
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 
 class FitFailedError(ValueError):
@@ -82,6 +83,9 @@ def initialize(
         resp = rng.uniform(size=(n, n_components)).astype(X.dtype)
         resp /= resp.sum(axis=1)[:, None]
         return params_from_assignments(data, n_components, covariance_type, reg_covar, resp)
+    if init_params == "hc":
+        labels = hc_labels(data, n_components, rng)
+        return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
     if init_params == "random_from_data":
         indices = rng.choice(n, size=n_components, replace=False)
     elif init_params == "k-means++":
@@ -91,6 +95,29 @@ def initialize(
     labels = np.full(n, -1, np.int32)
     labels[indices] = np.arange(n_components)
     return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
+
+
+def hc_labels(data: ArrayData, n_components: int, rng: np.random.RandomState) -> np.ndarray:
+    """int32 labels of every row from a Ward tree cut at ``n_components``
+    (:mod:`fastgmm.hc`): the agglomerated rows keep the tree's clusters; the
+    others go to the nearest cluster mean in the data's Mahalanobis metric."""
+    tree = hc_tree(data.X, data.sw, rng)
+    sample = tree.labels(n_components)
+    if tree.n_rows == data.n:
+        return sample
+    Xs = data.X[tree.rows].astype(np.float64)
+    ws = np.ones(tree.n_rows) if data.sw is None else data.sw[tree.rows]
+    C = n_components
+    tot = np.bincount(sample, weights=ws, minlength=C)
+    means = np.stack([np.bincount(sample, weights=ws * Xs[:, i], minlength=C) for i in range(Xs.shape[1])], 1)
+    means /= np.where(tot > 0, tot, 1.0)[:, None]
+    _, cov = data.moments
+    f = factorize(GMMParams(np.full(C, 1.0 / C), means, cov + 1e-10 * np.trace(cov) * np.eye(cov.shape[0]), "tied"))
+    labels = np.empty(data.n, np.int64)
+    score(data.X, f, labels=labels)
+    labels = labels.astype(np.int32)
+    labels[tree.rows] = sample
+    return labels
 
 
 def _reseed(

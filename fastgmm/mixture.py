@@ -100,9 +100,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Number of EM iterations per initialisation.
     n_init : int, default=1
         Number of initialisations; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
         Initialisation of the responsibilities. 'kmeans' runs fastgmm's own Numba
-        k-means (k-means++ seeding and Lloyd iterations).
+        k-means (k-means++ seeding and Lloyd iterations); 'hc' (not in
+        scikit-learn) cuts a Ward agglomeration of the whitened data, as mclust
+        starts from a hierarchical partition (:mod:`fastgmm.hc`).
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None
@@ -180,7 +182,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "reg_covar": (Interval(Real, 0.0, None, closed="left"),),
         "max_iter": (Interval(Integral, 0, None, closed="left"),),
         "n_init": (Interval(Integral, 1, None, closed="left"),),
-        "init_params": (StrOptions(("kmeans", "random", "random_from_data", "k-means++")),),
+        # scikit-learn's four, and fastgmm's hierarchical start
+        "init_params": (StrOptions(("kmeans", "random", "random_from_data", "k-means++", "hc")),),
         "random_state": RANDOM_STATE,
         "warm_start": BOOLEAN,
         "verbose": VERBOSE,
