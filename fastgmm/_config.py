@@ -7,6 +7,7 @@ compiles with one flag set and one cache setting.
 from __future__ import annotations
 
 import os
+import threading
 
 
 # fastmath without ``nnan``/``ninf``: log-probabilities legitimately reach -inf and
@@ -16,6 +17,21 @@ FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 # ``FASTGMM_NO_CACHE=1`` turns the on-disk Numba cache off (useful when the
 # package directory is read-only, or to measure cold compile time).
 CACHE = os.environ.get("FASTGMM_NO_CACHE", "0").lower() in ("0", "", "false", "no")
+
+_build_lock = threading.RLock()
+
+
+def built_once(table: dict, key, build):
+    """``table[key]``, made by ``build()`` the first time (under one lock, so that
+    concurrent fits compile a kernel once)."""
+    fn = table.get(key)
+    if fn is None:
+        with _build_lock:
+            fn = table.get(key)
+            if fn is None:
+                fn = table[key] = build()
+    return fn
+
 
 #: options for serial kernels (also the ones dask tasks call: they release the GIL)
 JIT = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")

@@ -30,11 +30,10 @@ import numba
 import numpy as np
 from numba import njit, prange, types, typeof
 
-from ._config import CACHE, FASTMATH
+from ._config import CACHE, FASTMATH, built_once
 
 _local = threading.local()
 _runners: dict = {}
-_runners_lock = threading.Lock()
 _launch_lock = threading.Lock()
 _layer: list[str] = []  # the threading layer, once a launch has chosen it
 
@@ -105,20 +104,16 @@ def _runner(driver, args: tuple):
     """The parallel runner for ``driver`` on arguments of these types (compiled
     or loaded from Numba's cache once per type combination)."""
     tys = tuple(typeof(a) for a in args)  # X, sw, model, io, bounds, block, acc
-    key = (driver, tys)
-    fn = _runners.get(key)
-    if fn is None:
-        with _runners_lock:
-            fn = _runners.get(key)
-            if fn is None:
-                if not _runners:
-                    _choose_layer()  # before this process's first parallel launch
-                dsig = types.void(tys[0], tys[1], tys[2], tys[3], types.intp, types.intp, types.intp, tys[5], tys[6])
-                driver.compile(dsig)
-                sig = types.void(types.FunctionType(dsig), *tys)
-                fn = njit(sig, parallel=True, cache=CACHE, fastmath=FASTMATH, nogil=True)(_run_chunks)
-                _runners[key] = fn
-    return fn
+
+    def build():
+        if not _runners:
+            _choose_layer()  # before this process's first parallel launch
+        dsig = types.void(tys[0], tys[1], tys[2], tys[3], types.intp, types.intp, types.intp, tys[5], tys[6])
+        driver.compile(dsig)
+        sig = types.void(types.FunctionType(dsig), *tys)
+        return njit(sig, parallel=True, cache=CACHE, fastmath=FASTMATH, nogil=True)(_run_chunks)
+
+    return built_once(_runners, (driver, tys), build)
 
 
 def run_chunks(driver, X, sw, model, io, bounds: np.ndarray, block: int, acc, parallel: bool = True) -> None:

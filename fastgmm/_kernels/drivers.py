@@ -13,13 +13,12 @@ that dispatched on the type per block cost a call with the work arrays'
 reference counts per block: 4-8% of a pass at d = 8-16).
 """
 
-import threading
 import types as pytypes
 
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import JIT, built_once
 from . import accumulate as _acc
 from . import logprob as _lp
 from .accumulate import accumulate, load_given
@@ -120,7 +119,6 @@ def bound_chunk(X, sw, model, resp, c, lo, hi, block, acc):
 
 
 _compiled: dict = {}
-_compiled_lock = threading.Lock()
 
 
 def for_model(driver, model):
@@ -128,17 +126,14 @@ def for_model(driver, model):
     a copy of its code whose ``log_prob`` and ``accumulate`` are that type's
     stages (each copy its own name, so Numba caches each on its own)."""
     cls = type(model)
-    key = (driver, cls)
-    fn = _compiled.get(key)
-    if fn is None:
-        with _compiled_lock:
-            fn = _compiled.get(key)
-            if fn is None:
-                g = dict(driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=_acc.STAGES[cls])
-                name = f"{driver.__name__}_{cls.__name__}"
-                copy = pytypes.FunctionType(driver.__code__, g, name, driver.__defaults__, driver.__closure__)
-                copy.__qualname__ = name
-                copy.__module__ = driver.__module__
-                copy.__doc__ = driver.__doc__
-                fn = _compiled[key] = njit(**JIT)(copy)
-    return fn
+
+    def build():
+        g = dict(driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=_acc.STAGES[cls])
+        name = f"{driver.__name__}_{cls.__name__}"
+        copy = pytypes.FunctionType(driver.__code__, g, name, driver.__defaults__, driver.__closure__)
+        copy.__qualname__ = name
+        copy.__module__ = driver.__module__
+        copy.__doc__ = driver.__doc__
+        return njit(**JIT)(copy)
+
+    return built_once(_compiled, (driver, cls), build)
