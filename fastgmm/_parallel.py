@@ -119,10 +119,11 @@ def _runner(driver, args: tuple):
 def run_chunks(driver, X, sw, model, io, bounds: np.ndarray, block: int, acc, parallel: bool = True) -> None:
     """``driver(X, sw, model, io, c, bounds[c], bounds[c + 1], block, acc)`` for
     every chunk ``c``: under the parallel runner on :func:`get_num_threads`
-    threads, or one after another (``parallel=False``: dask tasks, one thread)."""
+    threads (one thread too: one launch instead of a Python call per chunk), or
+    one after another on the calling thread (``parallel=False``: dask tasks)."""
     n = bounds.shape[0] - 1
-    threads = get_num_threads() if parallel else 1
-    if n <= 1 or threads <= 1:
+    threads = get_num_threads()
+    if n <= 1 or not parallel:  # one thread, one chunk: no launch (dask tasks)
         for c in range(n):
             driver(X, sw, model, io, c, bounds[c], bounds[c + 1], block, acc)
         return
