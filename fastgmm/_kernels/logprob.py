@@ -3,7 +3,6 @@ component, ``lp[k, b] = log w_k + log N(x_b | mu_k, Sigma_k)``, one stage per
 covariance type (:data:`STAGES`, by model type).
 """
 
-import numpy as np
 from numba import njit
 
 from .._config import JIT, STAGE

@@ -11,7 +11,7 @@ is found by counting (a float min reduction does not vectorise without nnan).
 import numpy as np
 from numba import njit
 
-from .._config import JIT, STAGE
+from .._config import STAGE
 from .mathfn import _exp_block, _log_block
 
 

@@ -8,7 +8,6 @@ tile of sums in registers across the whole reduction. ``_accumulate`` adds the
 second moments ``T += RW Phi^T`` by loops.
 """
 
-import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
