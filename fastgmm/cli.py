@@ -247,8 +247,10 @@ def cmd_demo(args) -> int:
 
 
 def _estimator_params(args) -> dict:
-    return {"max_iter": args.max_iter, "tol": args.tol, "reg_covar": args.reg_covar,
-            "init_params": args.init, "n_threads": args.threads}
+    params = {"max_iter": args.max_iter, "tol": args.tol, "reg_covar": args.reg_covar, "n_threads": args.threads}
+    if args.init is not None:
+        params["init_params"] = args.init
+    return params
 
 
 def _iteration_bar(total: int, desc: str):
@@ -379,7 +381,8 @@ def cmd_select(args) -> int:
     t0 = time.perf_counter()
     result = select_model(
         X, n_components=args.k, covariance_types=args.covariance, criterion=args.criterion,
-        n_init=args.n_init, random_state=args.seed, progress=_tty(), **_estimator_params(args),
+        n_init=args.n_init, random_state=args.seed, progress=_tty(),
+        starts="best" if args.init is None else "estimator", **_estimator_params(args),
     )
     elapsed = time.perf_counter() - t0
     print(result.format_table())
@@ -465,8 +468,9 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                    help="convergence threshold on the mean log-likelihood (default 1e-3)")
     p.add_argument("--reg-covar", type=float, default=1e-6, metavar="R",
                    help="added to covariance diagonals (default 1e-6)")
-    p.add_argument("--init", default="kmeans", choices=("kmeans", "k-means++", "random", "random_from_data", "hc"),
-                   help="initialisation (default kmeans)")
+    p.add_argument("--init", default=None, choices=("kmeans", "k-means++", "random", "random_from_data", "hc"),
+                   help="initialisation (fit: default kmeans; select: default the best of the hc, "
+                        "random_from_data, k-means++ and kmeans starts per model)")
     p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
                    help="kernel threads (default: all cores)")
 

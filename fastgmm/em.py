@@ -97,11 +97,13 @@ def initialize(
     return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
 
 
-def hc_labels(data: ArrayData, n_components: int, rng: np.random.RandomState) -> np.ndarray:
+def hc_labels(data: ArrayData, n_components: int, rng: np.random.RandomState, tree=None) -> np.ndarray:
     """int32 labels of every row from a Ward tree cut at ``n_components``
-    (:mod:`fastgmm.hc`): the agglomerated rows keep the tree's clusters; the
-    others go to the nearest cluster mean in the data's Mahalanobis metric."""
-    tree = hc_tree(data.X, data.sw, rng)
+    (:mod:`fastgmm.hc`; ``tree`` when given, else one built from ``rng``): the
+    agglomerated rows keep the tree's clusters; the others go to the nearest
+    cluster mean in the data's Mahalanobis metric."""
+    if tree is None:
+        tree = hc_tree(data.X, data.sw, rng)
     sample = tree.labels(n_components)
     if tree.n_rows == data.n:
         return sample

@@ -27,7 +27,10 @@ from .mixture import GaussianMixture, RecoveryWarning, fitted_factors
 from .params import COVARIANCE_TYPES, n_parameters
 from .stats import score
 
-__all__ = ["CRITERIA", "SelectionResult", "criteria", "fit_validated", "information_criteria", "progress_bar", "select_model"]
+__all__ = [
+    "CRITERIA", "STARTS", "SelectionResult", "criteria", "fit_validated", "information_criteria", "is_spurious",
+    "progress_bar", "select_model",
+]
 
 #: criteria :func:`select_model` ranks by (all are "lower is better")
 CRITERIA = ("bic", "aic", "icl")
@@ -45,8 +48,22 @@ _TABLE_DTYPE = np.dtype(
         ("converged", np.bool_),
         ("n_iter", np.int64),
         ("n_recoveries", np.int64),
+        ("start", "U16"),
+        ("spurious", np.bool_),
     ]
 )
+
+#: what :func:`select_model` starts each model from (``starts``)
+STARTS = ("best", "estimator")
+
+
+def is_spurious(gm: GaussianMixture, total_weight: float) -> bool:
+    """A maximum that owes its likelihood to a collapsed component: the smallest
+    component holds fewer effective points (weight x total weight) than a
+    covariance of its type needs, d + 1 for 'full' and 2 otherwise."""
+    d = gm.means_.shape[1]
+    need = d + 1 if gm.covariance_type == "full" else 2
+    return bool(float(np.min(gm.weights_)) * total_weight < need)
 
 
 # --------------------------------------------------------------------- helpers
@@ -177,8 +194,9 @@ class SelectionResult:
         One row per model, covariance type major, ``n_components`` minor, with
         fields ``covariance_type``, ``n_components``, ``n_parameters``,
         ``log_likelihood`` (total), ``entropy``, ``bic``, ``aic``, ``icl``,
-        ``converged``, ``n_iter`` and ``n_recoveries``. A fit that failed has
-        NaN criteria.
+        ``converged``, ``n_iter``, ``n_recoveries``, ``start`` (which start
+        won) and ``spurious`` (:func:`is_spurious`: reported, not ranked). A
+        fit that failed has NaN criteria.
     models : dict
         ``{(covariance_type, n_components): GaussianMixture}``, the fitted
         models (``None`` for a fit that failed).
@@ -203,7 +221,10 @@ class SelectionResult:
         values = self.table[self.criterion]
         if np.all(np.isnan(values)):
             raise FitFailedError("every model of the grid failed to fit")
-        i = int(np.nanargmin(values))  # ties: the first in grid order
+        ranked = np.where(self.table["spurious"], np.nan, values)
+        if np.all(np.isnan(ranked)):  # nothing but spurious fits: rank them
+            ranked = values
+        i = int(np.nanargmin(ranked))  # ties: the first in grid order
         row = self.table[i]
         self.best_covariance_type = str(row["covariance_type"])
         self.best_n_components = int(row["n_components"])
@@ -257,7 +278,8 @@ class SelectionResult:
                 f"{row['log_likelihood']:>13.4f} {row['bic']:>13.4f} {row['aic']:>13.4f} "
                 f"{row['icl']:>13.4f}  {('yes' if row['converged'] else 'no'):<3}"
             )
-            lines.append(line + (f"  * best {self.criterion.upper()}" if best else ""))
+            mark = f"  * best {self.criterion.upper()}" if best else ""
+            lines.append(line + mark + ("  (spurious: not ranked)" if row["spurious"] else ""))
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -274,6 +296,8 @@ def select_model(
     random_state=None,
     sample_weight=None,
     *,
+    starts: str = "best",
+    n_restarts: int = 2,
     verbose: int = 0,
     progress: bool | None = None,
     **estimator_params,
@@ -295,15 +319,25 @@ def select_model(
         lower is better): it penalises overlapping components. All three are
         always computed and stored in the table.
     n_init : int, default=1
-        Initialisations per model (best kept).
+        Initialisations of the estimator's own start per model (best kept).
     random_state : int, RandomState instance or None, default=None
-        Given to every model as is: an int gives each model the same seed, so a
-        model of the grid equals
-        ``GaussianMixture(k, covariance_type=ct, n_init=n_init, random_state=seed).fit(X)``;
-        a RandomState instance is shared and consumed in grid order.
+        Given to every fit as is: an int gives each the same seed; a
+        RandomState instance is shared and consumed in grid order.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows, used by every fit and every criterion (the BIC's
         sample size is then ``sample_weight.sum()``).
+    starts : {'best', 'estimator'}, default='best'
+        ``'best'``: each model keeps the highest likelihood, among the fits
+        that are not spurious (:func:`is_spurious`), of four starts: the
+        hierarchical one (``init_params='hc'``, from one Ward tree of the data
+        cut at each k), ``n_restarts`` random-from-data and ``n_restarts``
+        k-means++ initialisations, and the estimator's k-means (``n_init``
+        times): about ``2 + 2 n_restarts`` fits a model, short ones since
+        fastgmm's iterations are cheap. ``'estimator'``: one estimator per
+        model with its own ``init_params`` (then a model equals
+        ``GaussianMixture(k, covariance_type=ct, n_init=n_init, random_state=seed).fit(X)``).
+    n_restarts : int, default=2
+        Random-from-data and k-means++ restarts per model with ``starts='best'``.
     verbose : int, default=0
         ``> 0`` shows a progress bar (when tqdm is installed).
     progress : bool or None, default=None
@@ -348,11 +382,21 @@ def select_model(
     for name in ("n_components", "covariance_type", "n_init", "random_state"):
         if name in estimator_params:
             raise TypeError(f"select_model() sets {name!r} itself; it cannot be an estimator parameter")
+    if starts not in STARTS:
+        raise ValueError(f"starts must be one of {STARTS}, got {starts!r}")
+    if starts == "best":
+        for name in ("init_params", "weights_init", "means_init", "precisions_init", "warm_start"):
+            if name in estimator_params:
+                raise TypeError(f"select_model(starts='best') chooses {name!r} itself; pass starts='estimator' to set it")
+    if isinstance(n_restarts, bool) or not isinstance(n_restarts, (int, np.integer)) or n_restarts < 1:
+        raise ValueError(f"n_restarts must be an int >= 1, got {n_restarts!r}")
     X = check_X(X, min_samples=2)
     sw = check_sample_weight(sample_weight, X.shape[0])
     if ks[-1] > X.shape[0]:
         raise ValueError(f"n_components up to {ks[-1]} needs at least as many samples, got {X.shape[0]}")
     show = verbose > 0 if progress is None else bool(progress)
+    total = float(X.shape[0] if sw is None else sw.sum())
+    fit_one = _estimator_fit if starts == "estimator" else _best_fit(X, sw, random_state, int(n_restarts), total)
 
     rows = []
     models: dict = {}
@@ -362,20 +406,17 @@ def select_model(
     for ct, k in bar:
         if show and hasattr(bar, "set_postfix_str"):
             bar.set_postfix_str(f"{ct}, k={k}")
-        gm = GaussianMixture(
-            k, covariance_type=ct, n_init=n_init, random_state=random_state, **estimator_params
-        )
         try:
             with warnings.catch_warnings():
                 # one summary warning for the grid instead of one per model
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 warnings.simplefilter("ignore", RecoveryWarning)
-                fit_validated(gm, X, sw)
+                gm, start = fit_one(X, sw, ct, k, n_init, random_state, estimator_params)
         except FitFailedError:
             failed.append(f"{ct}/{k}")
             models[(ct, k)] = None
             nan = np.nan
-            rows.append((ct, k, 0, nan, nan, nan, nan, nan, False, 0, 0))
+            rows.append((ct, k, 0, nan, nan, nan, nan, nan, False, 0, 0, "", False))
             continue
         c = criteria(gm, X, sw)
         models[(ct, k)] = gm
@@ -385,7 +426,7 @@ def select_model(
             recovered.append(f"{ct}/{k}")
         rows.append(
             (ct, k, c["n_parameters"], c["log_likelihood"], c["entropy"], c["bic"], c["aic"], c["icl"],
-             gm.converged_, gm.n_iter_, gm.n_recoveries_)
+             gm.converged_, gm.n_iter_, gm.n_recoveries_, start, is_spurious(gm, total))
         )
     n = len(grid)
     if failed and len(failed) < n:
@@ -402,3 +443,63 @@ def select_model(
         )
     table = np.array(rows, dtype=_TABLE_DTYPE)
     return SelectionResult(criterion, ks, cts, table, models)
+
+
+def _estimator_fit(X, sw, ct, k, n_init, random_state, params):
+    """``starts='estimator'``: the estimator with its own start."""
+    gm = GaussianMixture(k, covariance_type=ct, n_init=n_init, random_state=random_state, **params)
+    return fit_validated(gm, X, sw), params.get("init_params", "kmeans")
+
+
+def _best_fit(X, sw, random_state, n_restarts: int, total: float):
+    """``starts='best'``: a fitter that keeps the best non-spurious of four starts
+    per model, the hierarchical one cut from one Ward tree built here."""
+    from sklearn.utils import check_random_state
+
+    from .em import hc_labels, params_from_assignments
+    from .hc import hc_tree
+    from .params import precisions_from_cholesky
+    from .sources import ArrayData
+
+    data = ArrayData(X, sw)
+    tree = hc_tree(X, sw, check_random_state(random_state if random_state is not None else 0))
+
+    def hc_start(ct, k, params):
+        p = params_from_assignments(data, k, ct, params.get("reg_covar", 1e-6), hc_labels(data, k, None, tree))
+        from .params import factorize
+
+        f = factorize(p)
+        if f.bad.size:
+            return None
+        prec = precisions_from_cholesky(f.prec_chol, ct)
+        return dict(weights_init=p.weights, means_init=p.means, precisions_init=prec)
+
+    def fit(X, sw, ct, k, n_init, random_state, params):
+        tried = []
+        init = hc_start(ct, k, params)
+        if init is not None:
+            tried.append(("hc", dict(init)))
+        tried += [
+            ("random_from_data", dict(init_params="random_from_data", n_init=n_restarts)),
+            ("k-means++", dict(init_params="k-means++", n_init=n_restarts)),
+            ("kmeans", dict(init_params="kmeans", n_init=n_init)),
+        ]
+        fits = []
+        for name, kw in tried:
+            gm = GaussianMixture(k, covariance_type=ct, random_state=random_state, **params, **kw)
+            try:
+                fits.append((name, fit_validated(gm, X, sw)))
+            except FitFailedError:
+                continue
+            except ValueError:
+                if name != "hc":
+                    raise
+                # its precisions_init too near singular to pass the estimator's checks
+                continue
+        if not fits:
+            raise FitFailedError(f"every start of the {ct} model with {k} components failed")
+        sound = [f for f in fits if not is_spurious(f[1], total)] or fits
+        name, gm = max(sound, key=lambda f: f[1].lower_bound_)  # ties: the first start
+        return gm, name
+
+    return fit

@@ -33,7 +33,7 @@ def iris():
 def iris_result(iris):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return select_model(iris, n_components=range(1, 5), random_state=0)
+        return select_model(iris, n_components=range(1, 5), random_state=0, starts="estimator")
 
 
 @pytest.mark.parametrize("criterion", ["bic", "icl"])
@@ -100,7 +100,7 @@ def test_information_criteria_matches_estimator(iris):
 def test_sample_weight_used_by_fits_and_criteria():
     X = three_blobs(60)
     w = np.random.RandomState(3).randint(1, 4, len(X)).astype(float)
-    res = select_model(X, n_components=[2, 3], covariance_types="full", random_state=0, sample_weight=w)
+    res = select_model(X, n_components=[2, 3], covariance_types="full", random_state=0, sample_weight=w, starts="estimator")
     for row in res.table:
         k = int(row["n_components"])
         ref = GaussianMixture(k, random_state=0).fit(X, sample_weight=w)
@@ -159,3 +159,64 @@ def test_bad_data_and_reserved_params():
         select_model(np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), n_components=[1])
     with pytest.raises(TypeError, match="covariance_type"):
         select_model(three_blobs(10), n_components=[1], random_state=0, **{"covariance_type": "full"})
+
+
+# ---------------------------------------------------------- starts='best' (issue #15)
+def test_best_start_is_at_least_each_single_start():
+    from sklearn.datasets import load_wine
+
+    from fastgmm.selection import is_spurious
+
+    X = load_wine().data  # unscaled: k-means falls into a poor basin here
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = select_model(X, n_components=[3], covariance_types="full", random_state=0)
+        km = GaussianMixture(3, random_state=0).fit(X)
+        hc = GaussianMixture(3, init_params="hc", random_state=0).fit(X)
+    best = res.models[("full", 3)]
+    row = res.table[0]
+    assert row["start"] in ("hc", "random_from_data", "k-means++", "kmeans")
+    assert not row["spurious"] and not is_spurious(best, len(X))
+    assert best.lower_bound_ >= km.lower_bound_ - 1e-12
+    # the hc start here comes from the grid's one tree, not the estimator's own
+    # sample: with all 178 rows (< HC_MAX_ROWS) both trees are the same
+    assert best.lower_bound_ >= hc.lower_bound_ - 1e-9
+    assert best.lower_bound_ * len(X) > km.lower_bound_ * len(X) + 50  # 128 nats here
+
+
+def test_spurious_fits_are_reported_not_ranked():
+    from fastgmm.selection import SelectionResult, _TABLE_DTYPE
+
+    rows = [("full", 1, 5, -10.0, 0.0, 30.0, 20.0, 30.0, True, 3, 0, "kmeans", False),
+            ("full", 2, 11, 50.0, 0.0, 10.0, 0.0, 10.0, True, 3, 0, "random_from_data", True)]
+    res = SelectionResult("bic", (1, 2), ("full",), np.array(rows, dtype=_TABLE_DTYPE),
+                          {("full", 1): "one", ("full", 2): "two"})
+    assert res.best_n_components == 1 and res.best_model == "one"
+    assert "(spurious: not ranked)" in res.format_table()
+
+
+def test_is_spurious_counts_effective_points():
+    from fastgmm.selection import is_spurious
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.randn(200, 3), rng.randn(200, 3) + 6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = GaussianMixture(2, random_state=0).fit(X)
+    assert not is_spurious(g, len(X))
+    g.weights_ = np.array([1.0 - 3.0 / 400, 3.0 / 400])  # 3 points < d + 1 = 4
+    assert is_spurious(g, len(X))
+    g.covariance_type = "diag"  # 3 points >= 2
+    assert not is_spurious(g, len(X))
+
+
+def test_best_starts_arguments():
+    X = three_blobs(30)
+    with pytest.raises(ValueError, match="starts"):
+        select_model(X, n_components=[1], starts="x")
+    with pytest.raises(TypeError, match="init_params"):
+        select_model(X, n_components=[1], init_params="random")
+    with pytest.raises(ValueError, match="n_restarts"):
+        select_model(X, n_components=[1], n_restarts=0)
+    res = select_model(X, n_components=[2], starts="estimator", init_params="random", random_state=0)
+    assert res.table[0]["start"] == "random"
