@@ -57,13 +57,23 @@ _TABLE_DTYPE = np.dtype(
 STARTS = ("best", "estimator")
 
 
-def is_spurious(gm: GaussianMixture, total_weight: float) -> bool:
+def is_spurious(gm: GaussianMixture, total_weight: float, data_variance: float = 0.0) -> bool:
     """A maximum that owes its likelihood to a collapsed component: the smallest
     component holds fewer effective points (weight x total weight) than a
-    covariance of its type needs, d + 1 for 'full' and 2 otherwise."""
+    covariance of its type needs (d + 1 for 'full', 2 otherwise), or some
+    component's covariance is held up by the regularisation alone (an
+    eigenvalue at most ``10 reg_covar + 1e-12 data_variance``: its points lie
+    in a hyperplane, as rounded data let them)."""
     d = gm.means_.shape[1]
     need = d + 1 if gm.covariance_type == "full" else 2
-    return bool(float(np.min(gm.weights_)) * total_weight < need)
+    if float(np.min(gm.weights_)) * total_weight < need:
+        return True
+    cov = np.asarray(gm.covariances_, np.float64)
+    if gm.covariance_type in ("full", "tied"):
+        smallest = np.linalg.eigvalsh(cov).min()
+    else:
+        smallest = cov.min()
+    return bool(smallest <= 10.0 * float(gm.reg_covar) + 1e-12 * float(data_variance))
 
 
 # --------------------------------------------------------------------- helpers
@@ -396,7 +406,10 @@ def select_model(
         raise ValueError(f"n_components up to {ks[-1]} needs at least as many samples, got {X.shape[0]}")
     show = verbose > 0 if progress is None else bool(progress)
     total = float(X.shape[0] if sw is None else sw.sum())
-    fit_one = _estimator_fit if starts == "estimator" else _best_fit(X, sw, random_state, int(n_restarts), total)
+    variance = float(np.var(X, axis=0, dtype=np.float64).mean())
+    fit_one = (
+        _estimator_fit if starts == "estimator" else _best_fit(X, sw, random_state, int(n_restarts), total, variance)
+    )
 
     rows = []
     models: dict = {}
@@ -426,7 +439,7 @@ def select_model(
             recovered.append(f"{ct}/{k}")
         rows.append(
             (ct, k, c["n_parameters"], c["log_likelihood"], c["entropy"], c["bic"], c["aic"], c["icl"],
-             gm.converged_, gm.n_iter_, gm.n_recoveries_, start, is_spurious(gm, total))
+             gm.converged_, gm.n_iter_, gm.n_recoveries_, start, is_spurious(gm, total, variance))
         )
     n = len(grid)
     if failed and len(failed) < n:
@@ -451,7 +464,7 @@ def _estimator_fit(X, sw, ct, k, n_init, random_state, params):
     return fit_validated(gm, X, sw), params.get("init_params", "kmeans")
 
 
-def _best_fit(X, sw, random_state, n_restarts: int, total: float):
+def _best_fit(X, sw, random_state, n_restarts: int, total: float, variance: float):
     """``starts='best'``: a fitter that keeps the best non-spurious of four starts
     per model, the hierarchical one cut from one Ward tree built here."""
     from sklearn.utils import check_random_state
@@ -498,7 +511,7 @@ def _best_fit(X, sw, random_state, n_restarts: int, total: float):
                 continue
         if not fits:
             raise FitFailedError(f"every start of the {ct} model with {k} components failed")
-        sound = [f for f in fits if not is_spurious(f[1], total)] or fits
+        sound = [f for f in fits if not is_spurious(f[1], total, variance)] or fits
         name, gm = max(sound, key=lambda f: f[1].lower_bound_)  # ties: the first start
         return gm, name
 

@@ -207,7 +207,21 @@ def test_is_spurious_counts_effective_points():
     g.weights_ = np.array([1.0 - 3.0 / 400, 3.0 / 400])  # 3 points < d + 1 = 4
     assert is_spurious(g, len(X))
     g.covariance_type = "diag"  # 3 points >= 2
+    g.covariances_ = np.stack([np.diag(c) for c in g.covariances_])
     assert not is_spurious(g, len(X))
+
+
+def test_is_spurious_flags_covariances_held_up_by_reg_covar():
+    from fastgmm.selection import is_spurious
+
+    rng = np.random.RandomState(1)
+    X = np.vstack([rng.randn(200, 3), rng.randn(200, 3) + 6])
+    X[200:, 2] = 6.0  # the second cluster lies in a plane: only reg_covar keeps it regular
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = GaussianMixture(2, random_state=0, reg_covar=1e-6).fit(X)
+    assert is_spurious(g, len(X))
+    assert not is_spurious(GaussianMixture(2, random_state=0).fit(np.vstack([rng.randn(200, 3), rng.randn(200, 3) + 6])), 400)
 
 
 def test_best_starts_arguments():
