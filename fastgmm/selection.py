@@ -471,16 +471,14 @@ def _best_fit(X, sw, random_state, n_restarts: int, total: float, variance: floa
 
     from .em import hc_labels, params_from_assignments
     from .hc import hc_tree
-    from .params import precisions_from_cholesky
+    from .params import factorize, precisions_from_cholesky
     from .sources import ArrayData
 
     data = ArrayData(X, sw)
-    tree = hc_tree(X, sw, check_random_state(random_state if random_state is not None else 0))
+    tree = hc_tree(X, sw, check_random_state(random_state))
 
     def hc_start(ct, k, params):
         p = params_from_assignments(data, k, ct, params.get("reg_covar", 1e-6), hc_labels(data, k, None, tree))
-        from .params import factorize
-
         f = factorize(p)
         if f.bad.size:
             return None
@@ -491,7 +489,7 @@ def _best_fit(X, sw, random_state, n_restarts: int, total: float, variance: floa
         tried = []
         init = hc_start(ct, k, params)
         if init is not None:
-            tried.append(("hc", dict(init)))
+            tried.append(("hc", init))
         tried += [
             ("random_from_data", dict(init_params="random_from_data", n_init=n_restarts)),
             ("k-means++", dict(init_params="k-means++", n_init=n_restarts)),

@@ -83,7 +83,7 @@ class ArrayData:
         self._moments = None
 
     def check(self) -> None:
-        """Nothing to do: :func:`fastgmm._validation.check_X` validated X."""
+        """Nothing to do: the array was validated when the source was made."""
 
     def stats(self, factors: Factors) -> SufficientStats:
         return em_stats(self.X, self.sw, factors)
@@ -110,7 +110,7 @@ def init_sample_rows(n: int, n_components: int, size: int | None = None) -> int:
     return min(n, max(size, 50 * n_components))
 
 
-#: ``block_pass(X, sw, offset, parallel) -> SufficientStats`` of one block
+#: ``kernel(X_block, sw_block, parallel) -> SufficientStats`` of one block
 BlockKernel = Callable[[np.ndarray, "np.ndarray | None", bool], SufficientStats]
 #: ``reduce(kernel) -> SufficientStats``: ``kernel`` over every block, merged in row order
 BlockPass = Callable[[BlockKernel], SufficientStats]
@@ -164,7 +164,7 @@ class StreamData:
         row_fn: Callable[[int], np.ndarray],
         sample_fn: Callable[[np.ndarray | None], tuple],
         *,
-        check_fn: Callable[[], None] | None = None,
+        check_fn: Callable[[], float] | None = None,
         init_sample_size: int | None = None,
         progress: Callable[[dict], None] | None = None,
     ):
