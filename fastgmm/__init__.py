@@ -7,7 +7,11 @@ from .em import FitFailedError
 # The estimator and model selection import scikit-learn (about 2 s on a machine
 # with pandas installed); the classic functions and the kernels do not, so they
 # load on first use.
-_LAZY = {"GaussianMixture": "mixture", "RecoveryWarning": "mixture", "select_model": "selection"}
+_LAZY = {
+    "GaussianMixture": "mixture",
+    "BayesianGaussianMixture": "bayesian_mixture",
+    "RecoveryWarning": "mixture", "select_model": "selection",
+}
 
 
 def __getattr__(name: str):
@@ -32,6 +36,7 @@ __all__ = [
     "train_EM",
     "FitFailedError",
     "GaussianMixture",
+    "BayesianGaussianMixture",
     "RecoveryWarning",
     "get_num_threads",
     "num_threads",

@@ -379,3 +379,35 @@ def check_fit_shape(n_samples: int, n_features: int, n_components: int, estimato
             "Expected n_samples >= n_components but got "
             f"n_components = {n_components}, n_samples = {n_samples}"
         )
+
+
+# ------------------------------------------- the Bayesian mixture's priors
+# scikit-learn's checks in ``BayesianGaussianMixture._check_parameters``: the
+# same conversions and messages; returned as float64 for the fit.
+def check_prior_mean(mean_prior, n_features: int) -> np.ndarray:
+    m = _init_array(mean_prior, "mean_prior")
+    _check_shape(m, (n_features,), "means")
+    return np.ascontiguousarray(m, dtype=np.float64)
+
+
+def check_prior_covariance(covariance_prior, covariance_type: str, n_features: int):
+    """(d, d) symmetric positive definite for 'full'/'tied', (d,) positive for
+    'diag', a positive number for 'spherical'."""
+    ct, d = covariance_type, n_features
+    if ct == "spherical":
+        c = np.asarray(covariance_prior, dtype=np.float64)
+        if c.size != 1 or not np.isfinite(c).all() or not c.reshape(()) > 0:
+            raise ValueError(
+                f"covariance_prior must be a positive number for covariance_type='spherical', got {covariance_prior!r}"
+            )
+        return float(c.reshape(()))
+    c = _init_array(covariance_prior, "covariance_prior")
+    if ct in ("full", "tied"):
+        _check_shape(c, (d, d), f"{ct} covariance_prior")
+        if not (np.allclose(c, c.T) and np.all(np.linalg.eigvalsh(c) > 0.0)):
+            raise ValueError(f"'{ct} precision' should be symmetric, positive-definite")
+    else:
+        _check_shape(c, (d,), f"{ct} covariance_prior")
+        if np.any(np.less_equal(c, 0.0)):
+            raise ValueError(f"'{ct} precision' should be positive")
+    return np.ascontiguousarray(c, dtype=np.float64)

@@ -74,18 +74,25 @@ def initialize(
     reg_covar: float,
     rng: np.random.RandomState,
 ) -> GMMParams:
-    """Initial parameters by one of scikit-learn's schemes (weighted)."""
+    """Initial parameters by one of scikit-learn's schemes (weighted): the
+    M-step from :func:`initial_assignments`."""
+    given = initial_assignments(data, n_components, init_params, rng)
+    return params_from_assignments(data, n_components, covariance_type, reg_covar, given)
+
+
+def initial_assignments(data: ArrayData, n_components: int, init_params: str, rng: np.random.RandomState):
+    """The initial responsibilities of scikit-learn's schemes (and 'hc'), as
+    :func:`fastgmm.stats.assign_stats` takes them: int32 labels (-1: no
+    component) or dense (N, C) responsibilities in X's dtype."""
     X, sw, n = data.X, data.sw, data.n
     if init_params == "kmeans":
-        _, labels = kmeans(X, n_components, rng, sw)
-        return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
+        return kmeans(X, n_components, rng, sw)[1]
     if init_params == "random":
         resp = rng.uniform(size=(n, n_components)).astype(X.dtype)
         resp /= resp.sum(axis=1)[:, None]
-        return params_from_assignments(data, n_components, covariance_type, reg_covar, resp)
+        return resp
     if init_params == "hc":
-        labels = hc_labels(data, n_components, rng)
-        return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
+        return hc_labels(data, n_components, rng)
     if init_params == "random_from_data":
         indices = rng.choice(n, size=n_components, replace=False)
     elif init_params == "k-means++":
@@ -94,7 +101,7 @@ def initialize(
         raise ValueError(f"init_params must be one of {INIT_PARAMS}, got {init_params!r}")
     labels = np.full(n, -1, np.int32)
     labels[indices] = np.arange(n_components)
-    return params_from_assignments(data, n_components, covariance_type, reg_covar, labels)
+    return labels
 
 
 def hc_labels(data: ArrayData, n_components: int, rng: np.random.RandomState, tree=None) -> np.ndarray:
@@ -235,6 +242,41 @@ def em_run(
     return RunResult(params, float(lower_bound), bounds, n_iter, converged, recoveries, f)
 
 
+class VerboseCallback:
+    """The per-iteration callback of run ``run``: ``on_iter(run, iteration,
+    lower_bound)`` and scikit-learn's verbose messages (``verbose`` 1 or 2,
+    every ``verbose_interval`` iterations); :meth:`end` prints the run's end.
+    Prints "Initialization <run>" when made (verbose)."""
+
+    def __init__(self, run: int, verbose: int, verbose_interval: int, on_iter):
+        self.run, self.verbose, self.interval, self.on_iter = run, verbose, verbose_interval, on_iter
+        if verbose:
+            print(f"Initialization {run}")
+        self.t_init = self.t_iter = perf_counter()
+
+    def __call__(self, it: int, lb: float, change: float) -> None:
+        if self.on_iter is not None:
+            self.on_iter(self.run, it, lb)
+        if self.verbose and it % self.interval == 0:
+            if self.verbose == 1:
+                print(f"  Iteration {it}")
+            else:
+                now = perf_counter()
+                print(f"  Iteration {it}\t time lapse {now - self.t_iter:.5f}s\t ll change {change:.5f}")
+                self.t_iter = now
+
+    def end(self, result: RunResult, max_iter: int) -> None:
+        if self.verbose and max_iter > 0:
+            msg = "converged" if result.converged else "did not converge"
+            if self.verbose == 1:
+                print(f"Initialization {msg}.")
+            else:
+                print(
+                    f"Initialization {msg}. time lapse {perf_counter() - self.t_init:.5f}s\t "
+                    f"lower bound {result.lower_bound:.5f}."
+                )
+
+
 def fit(
     data: DataSource,
     n_components: int,
@@ -270,9 +312,7 @@ def fit(
     n_runs = 1 if warm_params is not None else n_init
     failures = 0
     for run in range(n_runs):
-        if verbose:
-            print(f"Initialization {run}")
-            t_init = t_iter = perf_counter()
+        callback = VerboseCallback(run, verbose, verbose_interval, on_iter)
         result = None
         for attempt in range(max_attempts):
             if warm_params is not None and attempt == 0:
@@ -286,19 +326,6 @@ def fit(
                 if user_init is not None:
                     params = user_init(params)
                 prev = -np.inf
-
-            def callback(it, lb, change, run=run):
-                nonlocal t_iter
-                if on_iter is not None:
-                    on_iter(run, it, lb)
-                if verbose and it % verbose_interval == 0:
-                    if verbose == 1:
-                        print(f"  Iteration {it}")
-                    else:
-                        now = perf_counter()
-                        print(f"  Iteration {it}\t time lapse {now - t_iter:.5f}s\t ll change {change:.5f}")
-                        t_iter = now
-
             try:
                 result = em_run(
                     data,
@@ -318,15 +345,7 @@ def fit(
         if result is None:
             continue
         total_recoveries += result.n_recoveries
-        if verbose and max_iter > 0:
-            msg = "converged" if result.converged else "did not converge"
-            if verbose == 1:
-                print(f"Initialization {msg}.")
-            else:
-                print(
-                    f"Initialization {msg}. time lapse {perf_counter() - t_init:.5f}s\t "
-                    f"lower bound {result.lower_bound:.5f}."
-                )
+        callback.end(result, max_iter)
         # like scikit-learn: a later run wins ties at -inf (max_iter=0)
         if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
             best = result

@@ -45,7 +45,7 @@ from .params import (
 )
 from . import stats
 
-__all__ = ["GaussianMixture", "RecoveryWarning", "check_parameters", "fitted_factors", "set_parameters"]
+__all__ = ["BaseMixture", "GaussianMixture", "RecoveryWarning", "check_parameters", "fitted_factors", "set_parameters"]
 
 
 def is_dask(X) -> bool:
@@ -57,7 +57,7 @@ def check_parameters(gm: "GaussianMixture", n_features: int):
     """Every parameter of ``gm`` for data of ``n_features`` columns (the scalar
     ones, then the init arrays), as ``fit`` checks them; returns the init arrays."""
     gm._check_scalar_parameters()
-    return gm._check_init_arrays(n_features)
+    return gm._check_data_parameters(n_features)
 
 
 def set_parameters(gm: "GaussianMixture", params: GMMParams, dtype) -> None:
@@ -77,7 +77,252 @@ class RecoveryWarning(UserWarning):
     """Components collapsed during the fit and were re-seeded."""
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class BaseMixture(DensityMixin, BaseEstimator):
+    """What fastgmm's mixtures share: validation of the data, the one fit path
+    of every data source, prediction, scoring and sampling through the fused
+    passes. A subclass defines ``_CONSTRAINTS``, ``_check_data_parameters``
+    (the parameters that need ``n_features``), ``_fit_source`` (the fit on a
+    checked source) and ``_factors`` (the kernels' factors of the fitted model)."""
+
+    _CONSTRAINTS: dict = {}
+
+    def _check_scalar_parameters(self) -> None:
+        """Types and ranges of the constructor parameters, before any look at X:
+        :class:`fastgmm._validation.InvalidParameterError` (a ValueError and a
+        TypeError) with scikit-learn's message for the first bad parameter in
+        alphabetical order, as scikit-learn checks them."""
+        validate_params(self._CONSTRAINTS, self.get_params(deep=False), type(self).__name__)
+
+    def _n_threads(self):
+        """``n_threads`` as a plain int (NumPy integers accepted) or None."""
+        return None if self.n_threads is None else int(self.n_threads)
+
+    def _source(self, X, sample_weight):
+        """The data as a :class:`fastgmm.sources.DataSource`: an array is
+        validated as scikit-learn validates it (``n_features_in_`` and
+        ``feature_names_in_`` recorded), a dask array or a source given as such
+        is wrapped or taken as it is (their values are checked by ``check()``)."""
+        if is_source(X):
+            if sample_weight is not None:
+                raise ValueError("sample_weight must be None when X is a data source: the source holds its weights")
+            self._record_features(X.n_features)
+            return X
+        if is_dask(X):
+            from .distributed import dask_source
+
+            src = dask_source(X, sample_weight, estimator_name=type(self).__name__)
+            self._record_features(src.n_features)
+            return src
+        with naming("X"):
+            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = as_kernel_array(X)
+        return ArrayData(X, check_sample_weight(sample_weight, X.shape[0]))
+
+    def _record_features(self, n_features: int) -> None:
+        """What ``validate_data(reset=True)`` records for data without column names."""
+        self.n_features_in_ = int(n_features)
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+    def _validate_predict_data(self, X):
+        check_is_fitted(self)
+        if is_dask(X):
+            from .distributed import check_predict_array
+
+            return check_predict_array(X, self.n_features_in_, type(self).__name__)
+        with naming("X"):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return as_kernel_array(X)
+
+    def fit(self, X, y=None, sample_weight=None, *, callback=None):
+        """Estimate the parameters (best of ``n_init`` runs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), dask array, or DataSource
+            The data: anything scikit-learn accepts, a ``dask.array.Array``
+            (fitted block by block, see :mod:`fastgmm.distributed`), or a
+            :class:`fastgmm.sources.DataSource` such as
+            :func:`fastgmm.outofcore.memmap_source` (a file larger than memory).
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; every sufficient statistic (and the k-means
+            initialiser) is weighted. Integer weights give the model that
+            repeating rows would. (A data source holds its own weights.)
+        callback : callable, default=None
+            ``callback(run, iteration, lower_bound)`` after every iteration
+            (``run`` counts the initialisations from 0): progress bars.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._fit(X, sample_weight, callback)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None, *, callback=None):
+        """Fit, then return the most probable component of each row.
+
+        Equal to ``fit(X).predict(X)`` (lazy for a dask array).
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        source = self._fit(X, sample_weight, callback)
+        if isinstance(source, ArrayData):
+            return self._labels(source.X)
+        return self.predict(X)
+
+    def _fit(self, X, sample_weight, callback):
+        """The one fit path of every data source: parameters, then the data's
+        shape, the parameters that need its width, the data's values, the fit."""
+        self._check_scalar_parameters()
+        source = self._source(X, sample_weight)
+        check_fit_shape(source.n, source.n_features, self.n_components, type(self).__name__)
+        checked = self._check_data_parameters(source.n_features)
+        source.check()
+        with self._explain_failure(source):
+            self._fit_source(source, checked, callback)
+        return source
+
+    @contextmanager
+    def _explain_failure(self, source):
+        """Add the likely cause to a :class:`FitFailedError` of in-memory data:
+        fewer distinct rows (with positive weight) than components."""
+        try:
+            yield
+        except FitFailedError as exc:
+            if not isinstance(source, ArrayData):
+                raise
+            X, sw = source.X, source.sw
+            rows = X if sw is None else X[sw > 0]
+            n_distinct = np.unique(rows, axis=0).shape[0]
+            if n_distinct >= self.n_components:
+                raise
+            head = ill_defined_covariance_message(X.dtype)  # scikit-learn's sentence(s) first
+            detail = str(exc).removeprefix(head).strip()
+            raise FitFailedError(
+                f"{head} X has only {n_distinct} distinct row(s) (with positive weight), fewer than "
+                f"n_components={self.n_components}: use at most {n_distinct} components."
+                + (f" ({detail})" if detail else "")
+            ) from None
+
+    def _labels(self, X):
+        labels = np.empty(X.shape[0], np.int64)
+        with num_threads(self._n_threads()):
+            stats.score(X, self._factors(), labels=labels)
+        return labels
+
+    def predict(self, X):
+        """Most probable component of each row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import predict
+
+            return predict(X, self._factors())
+        return self._labels(X)
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components), X's dtype
+        """
+        X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import predict_proba
+
+            return predict_proba(X, self._factors())
+        resp = np.empty((X.shape[0], self.weights_.shape[0]), X.dtype)
+        with num_threads(self._n_threads()):
+            stats.score(X, self._factors(), resp=resp)
+        return resp
+
+    def score_samples(self, X):
+        """Log-likelihood of each row under the model.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,), X's dtype
+        """
+        X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import score_samples
+
+            return score_samples(X, self._factors())
+        return self._score_samples(X)
+
+    def _score_samples(self, X):
+        ll = np.empty(X.shape[0])
+        with num_threads(self._n_threads()):
+            stats.score(X, self._factors(), loglik=ll)
+        return ll.astype(X.dtype, copy=False)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean log-likelihood of the rows (weighted by ``sample_weight``).
+
+        Without ``sample_weight`` this is ``score_samples(X).mean()``, computed
+        as scikit-learn computes it: NumPy's mean of the per-row values in X's
+        dtype (float32 X: a float32 mean).
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        X = self._validate_predict_data(X)
+        if is_dask(X):
+            from .distributed import score
+
+            return score(X, self._factors(), sample_weight)
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        if sw is None:
+            return float(np.mean(self._score_samples(X)))
+        with num_threads(self._n_threads()):
+            ll, _ = stats.score(X, self._factors(), sw=sw)
+        return float(ll / sw.sum())
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features), float64
+        y : ndarray of shape (n_samples,)
+            Component of each sample.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample."
+            )
+        d = self.means_.shape[1]
+        rng = check_random_state(self.random_state)
+        weights = np.asarray(self.weights_, np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        means = np.asarray(self.means_, np.float64)
+        cov = np.asarray(self.covariances_, np.float64)
+        ct = self.covariance_type
+        if ct == "full":
+            X = np.vstack([rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, cov, counts)])
+        elif ct == "tied":
+            X = np.vstack([rng.multivariate_normal(m, cov, int(s)) for m, s in zip(means, counts)])
+        else:
+            X = np.vstack(
+                [m + rng.standard_normal(size=(s, d)) * np.sqrt(c) for m, c, s in zip(means, cov, counts)]
+            )
+        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
+        return X, y
+
+
+class GaussianMixture(BaseMixture):
     """Gaussian mixture fitted by EM on fused Numba kernels.
 
     Same parameters, attributes and methods as
@@ -195,14 +440,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
     }
 
-    def _check_scalar_parameters(self) -> None:
-        """Types and ranges of the constructor parameters, before any look at X:
-        :class:`fastgmm._validation.InvalidParameterError` (a ValueError and a
-        TypeError) with scikit-learn's message for the first bad parameter in
-        alphabetical order, as scikit-learn checks them."""
-        validate_params(self._CONSTRAINTS, self.get_params(deep=False), type(self).__name__)
-
-    def _check_init_arrays(self, n_features: int):
+    def _check_data_parameters(self, n_features: int):
         """``(weights, means, precisions)`` from ``weights_init`` / ``means_init``
         / ``precisions_init`` (float64, or None), checked as scikit-learn
         checks them once n_features is known (its messages and exception types)."""
@@ -216,100 +454,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             precisions = check_precisions_init(self.precisions_init, ct, C, n_features)
         return weights, means, precisions
 
-    def _n_threads(self):
-        """``n_threads`` as a plain int (NumPy integers accepted) or None."""
-        return None if self.n_threads is None else int(self.n_threads)
-
-    def _source(self, X, sample_weight):
-        """The data as a :class:`fastgmm.sources.DataSource`: an array is
-        validated as scikit-learn validates it (``n_features_in_`` and
-        ``feature_names_in_`` recorded), a dask array or a source given as such
-        is wrapped or taken as it is (their values are checked by ``check()``)."""
-        if is_source(X):
-            if sample_weight is not None:
-                raise ValueError("sample_weight must be None when X is a data source: the source holds its weights")
-            self._record_features(X.n_features)
-            return X
-        if is_dask(X):
-            from .distributed import dask_source
-
-            src = dask_source(X, sample_weight, estimator_name=type(self).__name__)
-            self._record_features(src.n_features)
-            return src
-        with naming("X"):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        X = as_kernel_array(X)
-        return ArrayData(X, check_sample_weight(sample_weight, X.shape[0]))
-
-    def _record_features(self, n_features: int) -> None:
-        """What ``validate_data(reset=True)`` records for data without column names."""
-        self.n_features_in_ = int(n_features)
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-
-    def _validate_predict_data(self, X):
-        check_is_fitted(self)
-        if is_dask(X):
-            from .distributed import check_predict_array
-
-            return check_predict_array(X, self.n_features_in_, type(self).__name__)
-        with naming("X"):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return as_kernel_array(X)
-
     # --------------------------------------------------------------------- fit
-    def fit(self, X, y=None, sample_weight=None, *, callback=None):
-        """Estimate the parameters by EM (best of ``n_init`` runs).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features), dask array, or DataSource
-            The data: anything scikit-learn accepts, a ``dask.array.Array``
-            (fitted block by block, see :mod:`fastgmm.distributed`), or a
-            :class:`fastgmm.sources.DataSource` such as
-            :func:`fastgmm.outofcore.memmap_source` (a file larger than memory).
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; every sufficient statistic (and the k-means
-            initialiser) is weighted. Integer weights give the model that
-            repeating rows would. (A data source holds its own weights.)
-        callback : callable, default=None
-            ``callback(run, iteration, lower_bound)`` after every EM iteration
-            (``run`` counts the initialisations from 0): progress bars.
-
-        Returns
-        -------
-        self : GaussianMixture
-        """
-        self._fit(X, sample_weight, callback)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None, *, callback=None):
-        """Fit, then return the most probable component of each row.
-
-        Equal to ``fit(X).predict(X)`` (lazy for a dask array).
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        source = self._fit(X, sample_weight, callback)
-        if isinstance(source, ArrayData):
-            return self._labels(source.X)
-        return self.predict(X)
-
-    def _fit(self, X, sample_weight, callback):
-        """The one fit path of every data source: parameters, then the data's
-        shape, the init arrays, the data's values, EM."""
-        self._check_scalar_parameters()
-        source = self._source(X, sample_weight)
-        check_fit_shape(source.n, source.n_features, self.n_components, type(self).__name__)
-        init_arrays = self._check_init_arrays(source.n_features)
-        source.check()
-        with self._explain_failure(source):
-            self._fit_source(source, init_arrays, callback)
-        return source
-
     def _fit_source(self, data, init_arrays, callback) -> None:
         """EM on a checked data source, then the fitted attributes and warnings."""
         weights_init, means_init, precisions_init = init_arrays
@@ -370,28 +515,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
             )
 
-    @contextmanager
-    def _explain_failure(self, source):
-        """Add the likely cause to a :class:`FitFailedError` of in-memory data:
-        fewer distinct rows (with positive weight) than components."""
-        try:
-            yield
-        except FitFailedError as exc:
-            if not isinstance(source, ArrayData):
-                raise
-            X, sw = source.X, source.sw
-            rows = X if sw is None else X[sw > 0]
-            n_distinct = np.unique(rows, axis=0).shape[0]
-            if n_distinct >= self.n_components:
-                raise
-            head = ill_defined_covariance_message(X.dtype)  # scikit-learn's sentence(s) first
-            detail = str(exc).removeprefix(head).strip()
-            raise FitFailedError(
-                f"{head} X has only {n_distinct} distinct row(s) (with positive weight), fewer than "
-                f"n_components={self.n_components}: use at most {n_distinct} components."
-                + (f" ({detail})" if detail else "")
-            ) from None
-
     def _set_fitted(self, params: GMMParams, f, dtype):
         self.weights_ = params.weights.astype(dtype)
         self.means_ = params.means.astype(dtype)
@@ -404,86 +527,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return factors_from_precision_cholesky(
             self.weights_, self.means_, self.precisions_cholesky_, self.covariance_type
         )
-
-    def _labels(self, X):
-        labels = np.empty(X.shape[0], np.int64)
-        with num_threads(self._n_threads()):
-            stats.score(X, self._factors(), labels=labels)
-        return labels
-
-    def predict(self, X):
-        """Most probable component of each row.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        X = self._validate_predict_data(X)
-        if is_dask(X):
-            from .distributed import predict
-
-            return predict(X, self._factors())
-        return self._labels(X)
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for each row.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components), X's dtype
-        """
-        X = self._validate_predict_data(X)
-        if is_dask(X):
-            from .distributed import predict_proba
-
-            return predict_proba(X, self._factors())
-        resp = np.empty((X.shape[0], self.n_components), X.dtype)
-        with num_threads(self._n_threads()):
-            stats.score(X, self._factors(), resp=resp)
-        return resp
-
-    def score_samples(self, X):
-        """Log-likelihood of each row under the model.
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,), X's dtype
-        """
-        X = self._validate_predict_data(X)
-        if is_dask(X):
-            from .distributed import score_samples
-
-            return score_samples(X, self._factors())
-        return self._score_samples(X)
-
-    def _score_samples(self, X):
-        ll = np.empty(X.shape[0])
-        with num_threads(self._n_threads()):
-            stats.score(X, self._factors(), loglik=ll)
-        return ll.astype(X.dtype, copy=False)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Mean log-likelihood of the rows (weighted by ``sample_weight``).
-
-        Without ``sample_weight`` this is ``score_samples(X).mean()``, computed
-        as scikit-learn computes it: NumPy's mean of the per-row values in X's
-        dtype (float32 X: a float32 mean).
-
-        Returns
-        -------
-        log_likelihood : float
-        """
-        X = self._validate_predict_data(X)
-        if is_dask(X):
-            from .distributed import score
-
-            return score(X, self._factors(), sample_weight)
-        sw = check_sample_weight(sample_weight, X.shape[0])
-        if sw is None:
-            return float(np.mean(self._score_samples(X)))
-        with num_threads(self._n_threads()):
-            ll, _ = stats.score(X, self._factors(), sw=sw)
-        return float(ll / sw.sum())
 
     def _n_parameters(self) -> int:
         d = self.means_.shape[1]
@@ -509,38 +552,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         X = self._validate_predict_data(X)
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
-
-    def sample(self, n_samples=1):
-        """Draw samples from the fitted mixture.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features), float64
-        y : ndarray of shape (n_samples,)
-            Component of each sample.
-        """
-        check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at least one sample."
-            )
-        d = self.means_.shape[1]
-        rng = check_random_state(self.random_state)
-        weights = np.asarray(self.weights_, np.float64)
-        counts = rng.multinomial(n_samples, weights / weights.sum())
-        means = np.asarray(self.means_, np.float64)
-        cov = np.asarray(self.covariances_, np.float64)
-        ct = self.covariance_type
-        if ct == "full":
-            X = np.vstack([rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(means, cov, counts)])
-        elif ct == "tied":
-            X = np.vstack([rng.multivariate_normal(m, cov, int(s)) for m, s in zip(means, counts)])
-        else:
-            X = np.vstack(
-                [m + rng.standard_normal(size=(s, d)) * np.sqrt(c) for m, c, s in zip(means, cov, counts)]
-            )
-        y = np.concatenate([np.full(int(s), k, dtype=np.int64) for k, s in enumerate(counts)])
-        return X, y
 
     # -------------------------------------------------------------- model files
     def save(self, path) -> None:

@@ -50,12 +50,15 @@ class Factors:
     (C,) the square roots of the precisions. ``half_logdet`` (C,) is
     ``log|L_k^-1|``. ``bad`` lists the components whose covariance is not
     positive definite (for 'tied', every component when the shared matrix is not).
+    ``log_weights`` (C,), when given, replaces ``log w_k`` in the E-step's
+    per-component term (the variational E-step's expected log weight and bias).
     """
 
     params: GMMParams
     linv: np.ndarray
     half_logdet: np.ndarray
     bad: np.ndarray
+    log_weights: np.ndarray | None = None
 
     @property
     def prec_chol(self) -> np.ndarray:
@@ -87,7 +90,8 @@ class Factors:
         C, d = p.means.shape
         ct = p.covariance_type
         with np.errstate(divide="ignore"):
-            const = np.log(p.weights) + self.half_logdet - 0.5 * d * LOG_2PI
+            logw = np.log(p.weights) if self.log_weights is None else self.log_weights
+            const = logw + self.half_logdet - 0.5 * d * LOG_2PI
         means = np.array(p.means, dtype=dtype, order="C")
         if ct == "full":
             mats = np.zeros((C, -(-d // 4) * 4, d), dtype)

@@ -46,9 +46,10 @@ class DataSource(Protocol):
         """Validate the values (finite; weights non-negative with a positive
         sum): the estimator calls it once, after its parameters passed."""
 
-    def stats(self, factors: Factors) -> SufficientStats:
+    def stats(self, factors: Factors, entropy: bool = False) -> SufficientStats:
         """One fit pass over all rows: E-step at ``factors``, log-likelihood,
-        least likely point, the M-step's statistics."""
+        least likely point, the M-step's statistics (and with ``entropy`` the
+        responsibilities' weighted entropy: :func:`fastgmm.stats.em_stats`)."""
 
     def row(self, i: int) -> np.ndarray:
         """Row ``i`` in the source's dtype."""
@@ -85,8 +86,8 @@ class ArrayData:
     def check(self) -> None:
         """Nothing to do: the array was validated when the source was made."""
 
-    def stats(self, factors: Factors) -> SufficientStats:
-        return em_stats(self.X, self.sw, factors)
+    def stats(self, factors: Factors, entropy: bool = False) -> SufficientStats:
+        return em_stats(self.X, self.sw, factors, entropy=entropy)
 
     def row(self, i: int) -> np.ndarray:
         return self.X[int(i)]
@@ -215,8 +216,8 @@ class StreamData:
             )
         return st
 
-    def stats(self, factors: Factors) -> SufficientStats:
-        return self._pass(lambda X, sw, par: em_stats(X, sw, factors, parallel=par), "em")
+    def stats(self, factors: Factors, entropy: bool = False) -> SufficientStats:
+        return self._pass(lambda X, sw, par: em_stats(X, sw, factors, parallel=par, entropy=entropy), "em")
 
     def row(self, i: int) -> np.ndarray:
         """Row ``i`` (the least likely point of the last pass is kept)."""

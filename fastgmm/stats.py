@@ -92,9 +92,9 @@ def _weights(sw: np.ndarray | None) -> np.ndarray:
     return _NO_WEIGHTS if sw is None else _writable(sw)
 
 
-def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel):
-    """Run ``driver`` over the chunks of rows ``[start, stop)``; returns the summed
-    ``(nk, s1, s2, sums)``."""
+def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel, entropy=False):
+    """Run ``driver`` (with the entropy stage when ``entropy``) over the chunks
+    of rows ``[start, stop)``; returns the summed ``(nk, s1, s2, sums)``."""
     C = model.const.shape[0]
     d = X.shape[1]
     n = X.shape[0] if stop is None else stop
@@ -102,7 +102,7 @@ def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel):
     m = bounds.shape[0] - 1
     acc = Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m,) + s2_shape), np.zeros((m, 5)))
     block = _config.block_rows(d, X.dtype.itemsize)
-    run_chunks(drivers.for_model(driver, model), X, _weights(sw), model, io, bounds, block, acc, parallel)
+    run_chunks(drivers.for_model(driver, model, entropy), X, _weights(sw), model, io, bounds, block, acc, parallel)
     return _reduce_chunks(acc)
 
 
@@ -143,11 +143,12 @@ def _stats(ct, nk, s1, s2, sums, shift, center) -> SufficientStats:
 
 def em_stats(
     X: np.ndarray, sw: np.ndarray | None, factors: Factors, *, start: int = 0, stop: int | None = None,
-    parallel: bool = True,
+    parallel: bool = True, entropy: bool = False,
 ) -> SufficientStats:
     """The fit pass over rows ``[start, stop)`` of validated, C-contiguous ``X``:
     the E-step at ``factors``, the weighted log-likelihood sum, the least likely
-    point and the M-step's statistics.
+    point and the M-step's statistics; with ``entropy``, also the weighted sum
+    of the responsibilities' entropy (the variational bound's term).
 
     The statistics are taken around the current means ('full'), around ``b/a``
     of :meth:`Factors.model` (the means to within one rounding in X's dtype;
@@ -158,7 +159,9 @@ def em_stats(
     ct = p.covariance_type
     C, d = p.means.shape
     model = factors.model(X.dtype)
-    nk, s1, s2, sums = _run(drivers.em_chunk, X, sw, model, None, _s2_shape(ct, C, d), start, stop, parallel)
+    nk, s1, s2, sums = _run(
+        drivers.em_chunk, X, sw, model, None, _s2_shape(ct, C, d), start, stop, parallel, entropy
+    )
     if ct == "full":
         shift, center = model.means.astype(np.float64), factors.default_center()
     elif ct == "tied":
@@ -266,7 +269,17 @@ def _lower_mask(d: int) -> np.ndarray:
 
 
 def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: float) -> GMMParams:
-    """New parameters from statistics, as scikit-learn's M-step computes them.
+    """New parameters from statistics, as scikit-learn's M-step computes them
+    (:func:`gaussian_parameters`, the weights ``nk' / sum nk'``)."""
+    nke, means, cov = gaussian_parameters(stats, covariance_type, reg_covar, eps)
+    return GMMParams(nke / nke.sum(), means, cov, covariance_type)
+
+
+def gaussian_parameters(
+    stats: SufficientStats, covariance_type: str, reg_covar: float, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(nk', means, covariances)`` from statistics, as scikit-learn's
+    ``_estimate_gaussian_parameters`` computes them (``reg_covar`` included).
 
     ``eps`` is the dtype's machine epsilon: like scikit-learn, ``10 * eps`` is
     added to each ``nk`` so that an empty component keeps finite parameters.
@@ -294,8 +307,7 @@ def m_step(stats: SufficientStats, covariance_type: str, reg_covar: float, eps: 
         cov = (stats.s2 - corr[:, None] * delta * delta) / nke[:, None] + reg_covar
         if covariance_type == "spherical":
             cov = cov.mean(axis=1)
-    weights = nke / nke.sum()
-    return GMMParams(weights, means, cov, covariance_type)
+    return nke, means, cov
 
 
 def one_component_stats(

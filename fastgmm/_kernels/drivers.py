@@ -6,9 +6,10 @@ acc)``: :func:`fastgmm._parallel.run_chunks` runs it over fixed chunks under a
 ``parallel=True`` runner (in-process) or one chunk after another (a dask task
 on its block). ``sw`` holds the sample weights, or 0 rows for unit weights.
 
-The drivers are written once, against the names ``log_prob`` and
-``accumulate``; :func:`for_model` compiles one copy per model type with those
-names bound to that type's stages, which Numba then inlines (an ``overload``
+The drivers are written once, against the names ``log_prob``,
+``accumulate`` and ``block_entropy``; :func:`for_model` compiles one copy per
+model type (and per entropy stage) with those names bound to that type's
+stages, which Numba then inlines (an ``overload``
 that dispatched on the type per block cost a call with the work arrays'
 reference counts per block: 4-8% of a pass at d = 8-16).
 """
@@ -18,7 +19,7 @@ import types as pytypes
 import numpy as np
 from numba import njit
 
-from .._config import JIT, built_once
+from .._config import JIT, STAGE, built_once
 from . import accumulate as _acc
 from . import logprob as _lp
 from .accumulate import accumulate, load_given
@@ -28,12 +29,39 @@ from .normalise import _component_max, _expected_lp, _normalise, _responsibiliti
 from .work import _load, _work
 
 
+@njit(**STAGE)
+def _no_entropy(w, nb, C):
+    """The EM pass's entropy stage: none (the EM bound needs none)."""
+    return 0.0
+
+
+@njit(**STAGE)
+def _entropy(w, nb, C):
+    """``sum_b w_b H(r_b)`` after :func:`_normalise`, with ``H(r) = -sum_k r log r
+    = log p(x_b) - sum_k r lp_k`` over the components with r > 0: the entropy
+    term of the variational bound, summed in the pass (``r = e / sum e``)."""
+    ent = 0.0
+    for b in range(nb):
+        s = 0.0
+        for k in range(C):
+            r = w.e[k, b] * w.tx[b]
+            if r > 0.0:
+                s += r * w.lp[k, b]
+        ent += w.w[b] * (w.logs[b] - s)
+    return ent
+
+
+block_entropy = _no_entropy  # what :func:`for_model` binds unless asked for the entropy
+
+
 def em_chunk(X, sw, model, io, c, lo, hi, block, acc):
-    """The fit pass: E-step, log-likelihood, the least likely point, and the
-    M-step's statistics (``io`` is unused)."""
+    """The fit pass: E-step, log-likelihood, the least likely point, the
+    M-step's statistics and the ``block_entropy`` stage's sum (``io`` is
+    unused)."""
     C = model.const.shape[0]
     w = _work(X, C, block)
     ll = 0.0
+    ent = 0.0
     worst = np.inf
     worsti = lo
     for b0 in range(lo, hi, block):
@@ -45,10 +73,12 @@ def em_chunk(X, sw, model, io, c, lo, hi, block, acc):
         ll += wll
         if wi >= 0:
             worsti = b0 + wi
+        ent += block_entropy(w, nb, C)
         accumulate(model, w, nb, w.e, w.fw, acc.nk[c], acc.s1[c], acc.s2[c])
     acc.sums[c, LL] = ll
     acc.sums[c, WORST] = worst
     acc.sums[c, WORST_INDEX] = worsti
+    acc.sums[c, ENTROPY] = ent
 
 
 def score_chunk(X, sw, model, out, c, lo, hi, block, acc):
@@ -121,19 +151,24 @@ def bound_chunk(X, sw, model, resp, c, lo, hi, block, acc):
 _compiled: dict = {}
 
 
-def for_model(driver, model):
+def for_model(driver, model, entropy: bool = False):
     """``driver`` (one of the functions above) compiled for ``model``'s type:
     a copy of its code whose ``log_prob`` and ``accumulate`` are that type's
-    stages (each copy its own name, so Numba caches each on its own)."""
+    stages and whose ``block_entropy`` sums the responsibilities' entropy
+    (``entropy``: the variational fit pass) or nothing (each copy its own name,
+    so Numba caches each on its own)."""
     cls = type(model)
 
     def build():
-        g = dict(driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=_acc.STAGES[cls])
-        name = f"{driver.__name__}_{cls.__name__}"
+        g = dict(
+            driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=_acc.STAGES[cls],
+            block_entropy=_entropy if entropy else _no_entropy,
+        )
+        name = f"{driver.__name__}_{cls.__name__}" + ("_entropy" if entropy else "")
         copy = pytypes.FunctionType(driver.__code__, g, name, driver.__defaults__, driver.__closure__)
         copy.__qualname__ = name
         copy.__module__ = driver.__module__
         copy.__doc__ = driver.__doc__
         return njit(**JIT)(copy)
 
-    return built_once(_compiled, (driver, cls), build)
+    return built_once(_compiled, (driver, cls, entropy), build)
