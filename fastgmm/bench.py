@@ -2,11 +2,13 @@
 
 For each shape it warms both libraries up, then times EM iterations from the
 same parameters (fastgmm: factorize + fused pass + M-step; scikit-learn:
-``_e_step`` + ``_m_step``), and reports the median ms per iteration, the ratio,
+``_e_step`` + ``_m_step``; with ``--model bayesian`` the variational
+iteration of ``BayesianGaussianMixture`` from the same random start, its bound
+included), and reports the median ms per iteration, the ratio,
 GFLOP/s (``2 N C d (d+1)`` flops per full-covariance iteration), the DGEMM rate
 of this machine measured in the same run, the peak resident memory each
-library adds, and the difference of their log-likelihoods after the same
-number of iterations (which must agree: the runner fails loudly otherwise).
+library adds, and the difference of their log-likelihoods (or bounds) after
+that iteration (which must agree: the runner fails loudly otherwise).
 
 For a fair comparison run it with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
 unset in that command (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE fastgmm bench``):
@@ -186,55 +188,91 @@ def _init_covariances(cov, c, covariance_type):
     }[covariance_type]()
 
 
-def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, check_iters=3) -> Result:
-    """Time one shape; raises RuntimeError when the two libraries disagree."""
+def _gmm_pair(X, w0, m0, cov0, covariance_type, reg):
+    """``(fastgmm_iter, sklearn_iter)``: one EM iteration of each from the shared
+    initial parameters, each returning the log-likelihood sum."""
     from sklearn.mixture import GaussianMixture as SkGMM
     from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
 
-    from ._parallel import num_threads
-    from .sources import ArrayData
     from .params import GMMParams, factorize
     from .stats import em_stats, m_step
 
-    X, w0, m0, cov = make_data(n, d, c, dtype)
-    cov0 = _init_covariances(cov, c, covariance_type)
-    data = ArrayData(X)
-    reg = 1e-6
+    eps = float(np.finfo(X.dtype).eps)
+    p0 = GMMParams(w0, m0, cov0, covariance_type)
 
-    def fg_iter(params):
-        f = factorize(params)
-        st = em_stats(X, None, f)
-        return m_step(st, covariance_type, reg, data.eps), st.ll
+    def fg_iter():
+        st = em_stats(X, None, factorize(p0))
+        m_step(st, covariance_type, reg, eps)
+        return st.ll
 
-    sk = SkGMM(c, covariance_type=covariance_type, reg_covar=reg)
-
-    def sk_set(w, m, cv):
-        sk.weights_ = w.astype(dtype)
-        sk.means_ = m.astype(dtype)
-        sk.covariances_ = cv.astype(dtype)
-        sk.precisions_cholesky_ = _compute_precision_cholesky(sk.covariances_, covariance_type)
+    sk = SkGMM(len(w0), covariance_type=covariance_type, reg_covar=reg)
 
     def sk_iter():
+        sk.weights_ = w0.astype(X.dtype)
+        sk.means_ = m0.astype(X.dtype)
+        sk.covariances_ = cov0.astype(X.dtype)
+        sk.precisions_cholesky_ = _compute_precision_cholesky(sk.covariances_, covariance_type)
         ll, log_resp = sk._e_step(X)
         sk._m_step(X, log_resp)
-        return ll * n
+        return ll * X.shape[0]
 
+    return fg_iter, sk_iter
+
+
+def _bayesian_pair(X, c, covariance_type, reg):
+    """``(fastgmm_iter, sklearn_iter)`` of the variational mixture: one
+    iteration (E-step, M-step, bound) of each from the same 'random'
+    initialisation (random_state 0), each returning the bound."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBGMM
+
+    from . import variational
+    from .sources import ArrayData
+    from .stats import gaussian_parameters
+
+    data = ArrayData(X)
+    priors = variational.default_priors("dirichlet_process", covariance_type, c, data.moments, data.n, X.dtype)
+    state0 = variational.initial_state(data, c, covariance_type, "random", reg, priors, np.random.RandomState(0))
+
+    def fg_iter():
+        st = data.stats(state0.factors, entropy=True)
+        nk, xk, sk_ = gaussian_parameters(st, covariance_type, reg, data.eps)
+        return variational.lower_bound(variational.update(nk, xk, sk_, priors, covariance_type), st.entropy, priors)
+
+    sk = SkBGMM(n_components=c, covariance_type=covariance_type, reg_covar=reg, init_params="random")
+    sk._check_parameters(X)
+    sk._initialize_parameters(X, np.random.RandomState(0))
+    sk0 = sk._get_parameters()
+
+    def sk_iter():
+        sk._set_parameters(sk0)
+        ll, log_resp = sk._e_step(X)
+        sk._m_step(X, log_resp)
+        return float(np.ravel(sk._compute_lower_bound(log_resp, ll))[0])
+
+    return fg_iter, sk_iter
+
+
+def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, model="gmm") -> Result:
+    """Time one shape: one iteration of each library from the same start, ``n_iter``
+    times; raises RuntimeError when the two disagree on that iteration's
+    log-likelihood (``model='gmm'``) or variational bound (``'bayesian'``)."""
+    from ._parallel import num_threads
+
+    X, w0, m0, cov = make_data(n, d, c, dtype)
+    reg = 1e-6
     with num_threads(threads), _blas_limit(threads):
-        # agreement after the same number of iterations from the same init
-        p = GMMParams(w0.copy(), m0.copy(), cov0.copy(), covariance_type)
-        sk_set(w0, m0, cov0)
-        for _ in range(check_iters):
-            p, ll_fg = fg_iter(p)
-            ll_sk = sk_iter()
+        if model == "bayesian":
+            fg_iter, sk_iter = _bayesian_pair(X, c, covariance_type, reg)
+        else:
+            fg_iter, sk_iter = _gmm_pair(X, w0, m0, _init_covariances(cov, c, covariance_type), covariance_type, reg)
+        ll_fg, ll_sk = fg_iter(), sk_iter()  # also the warm-up
         rel = abs(ll_fg - ll_sk) / abs(ll_sk)
         tol = 1e-8 if dtype == np.float64 else 1e-3
         if not rel < tol:
             raise RuntimeError(
                 f"fastgmm and scikit-learn disagree at {(n, d, c, covariance_type)}: "
-                f"log-likelihood {ll_fg!r} vs {ll_sk!r} (relative {rel:.2e} > {tol:g})"
+                f"{ll_fg!r} vs {ll_sk!r} (relative {rel:.2e} > {tol:g})"
             )
-        # timings (kernels already warm from the check)
-        p0 = GMMParams(w0.copy(), m0.copy(), cov0.copy(), covariance_type)
         t_fg, t_sk = [], []
         # one library's iterations back to back, then the other's: OpenBLAS's
         # threads keep spinning for a while after scikit-learn's calls, and
@@ -242,15 +280,13 @@ def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, check_iters=
         time.sleep(0.3)  # let BLAS threads from the check go idle
         for _ in range(n_iter):
             t = time.perf_counter()
-            fg_iter(p0)
+            fg_iter()
             t_fg.append(time.perf_counter() - t)
         for _ in range(n_iter):
-            sk_set(w0, m0, cov0)
             t = time.perf_counter()
             sk_iter()
             t_sk.append(time.perf_counter() - t)
-        peak_fg = _peak_added_mb(lambda: fg_iter(p0))
-        sk_set(w0, m0, cov0)
+        peak_fg = _peak_added_mb(fg_iter)
         peak_sk = _peak_added_mb(sk_iter)
     fg_ms = 1e3 * float(np.median(t_fg))
     sk_ms = 1e3 * float(np.median(t_sk))
@@ -319,6 +355,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--shapes", metavar="N,d,C[,cov];...", help="shapes to run, e.g. '1e6,8,8;2e5,32,16,diag'"
     )
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    parser.add_argument(
+        "--model", choices=["gmm", "bayesian"], default="gmm",
+        help="GaussianMixture's EM iteration (default) or BayesianGaussianMixture's variational one",
+    )
     parser.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,4,16 (default: all cores)")
     parser.add_argument("--iters", type=int, default=None, help="timed iterations per shape (median is reported)")
     parser.add_argument("--json", metavar="FILE", help="write results and machine description as JSON")
@@ -356,7 +396,7 @@ def run(args: argparse.Namespace) -> int:
         bar = jobs
     results = []
     for (n, d, c, ct), t in bar:
-        r = bench_shape(n, d, c, ct, dtype, t, n_iter=n_iter)
+        r = bench_shape(n, d, c, ct, dtype, t, n_iter=n_iter, model=args.model)
         r.dgemm_gflops = dgemm[t]
         results.append(r)
         if not args.markdown:
