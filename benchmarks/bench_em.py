@@ -23,7 +23,7 @@ class EMIteration:
         from scipy.special import logsumexp
         from scipy.stats import multivariate_normal
 
-        from fastgmm.em import Data
+        from fastgmm.sources import ArrayData as Data
         from fastgmm.params import GMMParams, factorize
         from fastgmm.stats import em_stats, m_step, score
 
@@ -168,3 +168,35 @@ from fastgmm import train_EM
 X = np.random.RandomState(0).rand(280, 2)
 train_EM(X, 3, random_state=0)
 """
+
+
+class BayesianIteration:
+    """One variational iteration (fused pass with the entropy stage, the
+    updates, the bound) from a fixed random start."""
+
+    params = (COV_TYPES,)
+    param_names = ["covariance_type"]
+
+    def setup(self, covariance_type):
+        from fastgmm import variational
+        from fastgmm.sources import ArrayData
+        from fastgmm.stats import gaussian_parameters
+
+        X = init_params(covariance_type=covariance_type)[0]
+        self.data = data = ArrayData(X)
+        self.ct = covariance_type
+        self.priors = variational.default_priors("dirichlet_process", covariance_type, C, data.moments, data.n, X.dtype)
+        self.state = variational.initial_state(
+            data, C, covariance_type, "random", 1e-6, self.priors, np.random.RandomState(0)
+        )
+        self.variational, self.gaussian_parameters = variational, gaussian_parameters
+        assert np.isfinite(self.iteration())
+
+    def iteration(self):
+        st = self.data.stats(self.state.factors, entropy=True)
+        nk, xk, sk = self.gaussian_parameters(st, self.ct, 1e-6, self.data.eps)
+        new = self.variational.update(nk, xk, sk, self.priors, self.ct)
+        return self.variational.lower_bound(new, st.entropy, self.priors)
+
+    def time_bayesian_iteration(self, covariance_type):
+        self.iteration()

@@ -24,7 +24,7 @@ import numpy as np
 from fastgmm import GaussianMixture, num_threads
 from fastgmm._parallel import get_num_threads
 from fastgmm.bench import _init_covariances, _peak_added_mb, machine_info, make_data
-from fastgmm.em import Data
+from fastgmm.sources import ArrayData as Data
 from fastgmm.params import GMMParams, factorize
 from fastgmm.stats import em_stats, m_step
 

@@ -300,3 +300,31 @@ def test_min_weight_checked(X):
 
 def test_not_a_gaussian_mixture():
     assert not isinstance(BayesianGaussianMixture(), GaussianMixture)
+
+
+# --------------------------------------------------------------------- degenerate data
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_degenerate_data_gives_finite_model(covariance_type):
+    """A constant feature and more components than distinct rows: the prior
+    and reg_covar keep every posterior covariance positive definite, and no
+    attribute is NaN (scikit-learn fits these too)."""
+    rng = np.random.RandomState(0)
+    X = np.repeat(rng.randn(4, 3), 25, axis=0)
+    X[:, 2] = 1.0
+    fg = BayesianGaussianMixture(n_components=6, covariance_type=covariance_type, random_state=0, max_iter=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fg.fit(X)
+    for name in ARRAYS + ("degrees_of_freedom_",):
+        assert np.all(np.isfinite(getattr(fg, name))), name
+    assert np.isfinite(fg.lower_bound_)
+    assert np.all(np.isfinite(fg.predict_proba(X)))
+
+
+def test_bench_runner_checks_bayesian_agreement():
+    """``fastgmm bench --model bayesian``'s runner: it raises unless both
+    libraries give the same bound for the iteration it times."""
+    from fastgmm.bench import bench_shape
+
+    r = bench_shape(3000, 3, 4, "full", np.float64, 1, n_iter=1, model="bayesian")
+    assert r.loglik_rel_diff < 1e-8 and r.fastgmm_ms > 0 and r.sklearn_ms > 0
