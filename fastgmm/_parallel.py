@@ -100,9 +100,28 @@ def _run_chunks(fn, X, sw, model, io, bounds, block, acc):
         fn(X, sw, model, io, i, bounds[i], bounds[i + 1], block, acc)
 
 
+def _key(a):
+    """What decides ``a``'s Numba type, cheaper to compute than ``typeof``
+    (which cost a fifth of a small pass): arrays by dtype, rank and flags,
+    named tuples by class and members, scalars by class."""
+    if isinstance(a, np.ndarray):
+        f = a.flags
+        return (a.dtype.str, a.ndim, f.c_contiguous, f.f_contiguous, f.writeable, f.aligned)
+    if isinstance(a, tuple):
+        return (type(a),) + tuple(_key(x) for x in a)
+    return type(a)
+
+
+_types: dict = {}
+
+
 def _runner(driver, args: tuple):
     """The parallel runner for ``driver`` on arguments of these types (compiled
     or loaded from Numba's cache once per type combination)."""
+    key = (driver,) + tuple(_key(a) for a in args)
+    fn = _types.get(key)
+    if fn is not None:
+        return fn
     tys = tuple(typeof(a) for a in args)  # X, sw, model, io, bounds, block, acc
 
     def build():
@@ -113,7 +132,8 @@ def _runner(driver, args: tuple):
         sig = types.void(types.FunctionType(dsig), *tys)
         return njit(sig, parallel=True, cache=CACHE, fastmath=FASTMATH, nogil=True)(_run_chunks)
 
-    return built_once(_runners, (driver, tys), build)
+    fn = _types[key] = built_once(_runners, (driver, tys), build)
+    return fn
 
 
 def run_chunks(driver, X, sw, model, io, bounds: np.ndarray, block: int, acc, parallel: bool = True) -> None:

@@ -167,6 +167,29 @@ def _check(params: GMMParams, nk: np.ndarray | None, data: DataSource):
     return f, bad
 
 
+def recover(
+    params: GMMParams, nk: np.ndarray | None, data: DataSource, worst_index: int, reg_covar: float, rng,
+    max_recoveries: int,
+) -> tuple[GMMParams, Factors, int]:
+    """``params`` with its collapsed components re-seeded (see the module
+    docstring), their factorisation and the number of re-seeds;
+    :class:`FitFailedError` after ``max_recoveries``."""
+    f, bad = _check(params, nk, data)
+    n = 0
+    while bad.size:
+        n += 1
+        if n > max_recoveries:
+            from ._validation import ill_defined_covariance_message
+
+            raise FitFailedError(
+                f"{ill_defined_covariance_message(data.dtype)} In fastgmm: components still collapsed "
+                f"after {max_recoveries} re-seeds."
+            )
+        params = _reseed(params, bad, data, worst_index if n == 1 else -1, reg_covar, rng)
+        f, bad = _check(params, None, data)
+    return params, f, n
+
+
 def em_run(
     data: DataSource,
     params: GMMParams,

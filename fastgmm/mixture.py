@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from ._validation import (
     as_kernel_array,
     check_means_init,
     check_precisions_init,
+    check_X,
     check_sample_weight,
     check_weights_init,
     check_fit_shape,
@@ -91,7 +93,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
         :class:`fastgmm._validation.InvalidParameterError` (a ValueError and a
         TypeError) with scikit-learn's message for the first bad parameter in
         alphabetical order, as scikit-learn checks them."""
-        validate_params(self._CONSTRAINTS, self.get_params(deep=False), type(self).__name__)
+        # the constructor's parameters in get_params' (alphabetical) order, read directly
+        # (get_params introspects the signature: a quarter of a small partial_fit)
+        params = {k: getattr(self, k) for k in sorted(self._CONSTRAINTS)}
+        validate_params(self._CONSTRAINTS, params, type(self).__name__)
 
     def _n_threads(self):
         """``n_threads`` as a plain int (NumPy integers accepted) or None."""
@@ -397,6 +402,8 @@ class GaussianMixture(BaseMixture):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        learning_decay=0.7,
+        learning_offset=1.0,
         n_threads=None,
     ):
         self.n_components = n_components
@@ -413,6 +420,8 @@ class GaussianMixture(BaseMixture):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ checks
@@ -437,6 +446,8 @@ class GaussianMixture(BaseMixture):
         "weights_init": (ArrayLike(), NoneConstraint()),
         "means_init": (ArrayLike(), NoneConstraint()),
         "precisions_init": (ArrayLike(), NoneConstraint()),
+        "learning_decay": (Interval(Real, 0.5, 1.0, closed="right"),),
+        "learning_offset": (Interval(Real, 0.0, None, closed="left"),),
         "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
     }
 
@@ -515,7 +526,146 @@ class GaussianMixture(BaseMixture):
                 ConvergenceWarning,
             )
 
+    # -------------------------------------------------------------- streaming
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One stepwise (online) EM update from the batch ``X``.
+
+        The running sufficient statistics ``s`` (per unit weight) move towards
+        the batch's, ``s <- (1 - g) s + g s(batch)`` with
+        ``g = (t + learning_offset) ** -learning_decay`` at the ``t``-th update
+        (Cappe & Moulines 2009), then the M-step gives the parameters; nothing
+        of past batches is kept beyond ``s`` (O(C d^2)). The first call on an
+        unfitted estimator initialises from the batch with ``init_params``
+        (and ``weights_init`` / ``means_init`` / ``precisions_init``); a call
+        after ``fit`` continues from the fitted model (its parameters seed
+        ``s``). A component that starves (the batch gives it less than a
+        thousandth of a point where the model expects ten or more) or whose
+        covariance fails is re-seeded from the batch (counted in
+        ``n_recoveries_``, with a :class:`RecoveryWarning`). An empty batch
+        changes nothing; a bad one (wrong feature count, NaN, bad weights)
+        raises before anything changes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : GaussianMixture
+            ``lower_bound_`` is the batch's mean log-likelihood under the
+            parameters before the update; ``n_steps_`` counts the updates since
+            the last initialisation or ``fit``.
+        """
+        self._check_scalar_parameters()
+        fitted = hasattr(self, "converged_")
+        shape = np.shape(X) if isinstance(X, np.ndarray) else None
+        if fitted and shape is not None and len(shape) == 2 and shape[0] == 0:
+            if shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
+            return self  # an empty batch: nothing to learn from
+        X = self._validate_batch(X, fitted)
+        data = ArrayData(X, check_sample_weight(sample_weight, X.shape[0]))
+        with num_threads(self._n_threads()):
+            if not fitted:
+                params, rng = self._online_init(data)
+            else:
+                params, rng = self._params64, self._online_rng_state()
+            self._online_step(data, params, rng)
+        return self
+
+    def _validate_batch(self, X, fitted: bool):
+        """A batch checked as ``validate_data`` checks it; a finite float
+        ndarray of the fitted width takes :func:`check_X`'s fast path (a
+        batch's validation should not cost more than its pass)."""
+        if (
+            fitted and type(X) is np.ndarray and X.ndim == 2 and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+        ):
+            return check_X(X, dtype=(np.float64, np.float32))
+        with naming("X"):
+            X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not fitted)
+        return as_kernel_array(X)
+
+    def _online_init(self, data):
+        """The first batch's initialisation (``init_params`` and the init arrays)."""
+        C = self.n_components
+        if data.n < C:
+            raise ValueError(
+                f"partial_fit initialises the model from its first batch, which has {data.n} rows: "
+                f"fewer than n_components={C}; pass at least {C} rows the first time"
+            )
+        weights_init, means_init, precisions_init = self._check_data_parameters(data.n_features)
+        ct = self.covariance_type
+        rng = check_random_state(self.random_state)
+
+        def user_init(p: GMMParams) -> GMMParams:
+            if weights_init is not None:
+                p.weights = weights_init.copy()
+            if means_init is not None:
+                p.means = means_init.copy()
+            if precisions_init is not None:
+                p.covariances = covariances_from_precisions(precisions_init, ct)
+            return p
+
+        best, _ = em_fit(
+            data, C, ct, tol=self.tol, reg_covar=self.reg_covar, max_iter=0, n_init=1,
+            init_params=self.init_params, user_init=user_init, random_state=rng,
+        )
+        self.converged_, self.n_iter_, self.n_recoveries_ = False, 0, 0
+        self.lower_bounds_ = []
+        self._online_rng = rng
+        return best.params, rng
+
+    def _online_rng_state(self):
+        rng = getattr(self, "_online_rng", None)
+        if rng is None:
+            rng = self._online_rng = check_random_state(self.random_state)
+        return rng
+
+    def _online_step(self, data, params: GMMParams, rng) -> None:
+        """One stepwise-EM update at ``params`` from ``data`` (a batch)."""
+        from .em import recover
+
+        ct, reg = self.covariance_type, self.reg_covar
+        st = data.stats(factorize(params))
+        W = data.total_weight
+        t = getattr(self, "n_steps_", 0) + 1
+        g = float((t + self.learning_offset) ** -self.learning_decay)
+        s = self._online if getattr(self, "_online", None) is not None else stats.expected_stats(params, reg)
+        s = stats.recentre(s, st.shift, st.center)
+        s = replace(
+            s, nk=(1.0 - g) * s.nk + (g / W) * st.nk, s1=(1.0 - g) * s.s1 + (g / W) * st.s1,
+            s2=(1.0 - g) * s.s2 + (g / W) * st.s2,
+        )
+        # the M-step at the batch's scale (the same parameters; scikit-learn's 10 eps per batch weight)
+        scaled = replace(s, nk=s.nk * W, s1=s.s1 * W, s2=s.s2 * W)
+        new = stats.m_step(scaled, ct, reg, data.eps)
+        # starving: the batch gives a component under a thousandth of a point where the model
+        # expects ten or more (its running weight alone would decay only slowly)
+        starving = (st.nk < 1e-3 * W / data.n) & (params.weights * W >= 10.0)
+        nk_check = np.where(starving, 0.0, scaled.nk)
+        new, f, n_rec = recover(new, nk_check, data, st.worst_index, reg, rng, max(10, 2 * self.n_components))
+        if n_rec:
+            s = stats.expected_stats(new, reg)  # the re-seeded components' statistics restart
+            warnings.warn(
+                f"{n_rec} collapsed component(s) were re-seeded from the batch during partial_fit "
+                "(vanishing weight or a covariance that is not positive definite).",
+                RecoveryWarning,
+            )
+        n_recoveries = getattr(self, "n_recoveries_", 0) + n_rec
+        self._set_fitted(new, f, data.dtype)
+        self._online, self.n_steps_, self.n_recoveries_ = s, t, int(n_recoveries)
+        self.lower_bound_ = st.ll / W  # (lower_bounds_ stays the fit's: memory does not grow with batches)
+
     def _set_fitted(self, params: GMMParams, f, dtype):
+        self._params64 = params.copy()  # the float64 parameters partial_fit continues from
+        self._online = None  # partial_fit's running statistics: rebuilt from the parameters
+        self.n_steps_ = 0
         self.weights_ = params.weights.astype(dtype)
         self.means_ = params.means.astype(dtype)
         self.covariances_ = params.covariances.astype(dtype)

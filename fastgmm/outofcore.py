@@ -28,7 +28,7 @@ from . import _config
 from ._validation import check_fit_shape, check_sample_weight
 from .sources import INIT_SAMPLE_SIZE, StreamData, block_stats
 
-__all__ = ["memmap_source", "fit_memmap", "row_align", "INIT_SAMPLE_SIZE", "WINDOW_BYTES"]
+__all__ = ["memmap_source", "fit_memmap", "online_pass", "row_align", "INIT_SAMPLE_SIZE", "WINDOW_BYTES"]
 
 #: bytes of X per window that :func:`memmap_source` maps at a time (default)
 WINDOW_BYTES = 64 << 20
@@ -211,3 +211,56 @@ def fit_memmap(
         progress=progress, estimator_name=type(estimator).__name__,
     )
     return estimator.fit(src)
+
+
+def online_pass(
+    estimator,
+    source,
+    sample_weight=None,
+    *,
+    batch_size: int = 10_000,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """One stepwise-EM pass: ``estimator.partial_fit`` on consecutive row
+    batches of ``source``, in order.
+
+    Unlike :func:`fit_memmap` (exact EM, one pass per iteration), this reads
+    the data once; memory stays at one batch and O(C d^2). The first batch
+    initialises an unfitted estimator (so it needs at least ``n_components``
+    rows); a fitted one continues from its model. Shuffled rows suit the
+    stepwise updates: sorted or clustered files bias the early steps.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+    source : str or os.PathLike or ndarray or dask array
+        A ``.npy`` path (mapped one window at a time), any 2-D array
+        (``np.memmap`` included) or a ``dask.array.Array`` (each batch computed
+        in turn).
+    sample_weight : array-like of shape (n_samples,), optional
+    batch_size : int, default=10000
+        Rows per ``partial_fit`` call.
+    progress : callable, optional
+        ``progress(rows_done, n_rows)`` after every batch (progress bars).
+
+    Returns
+    -------
+    estimator
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if type(source).__module__.startswith("dask"):
+        n = int(source.shape[0])
+        rows = lambda lo, hi: np.asarray(source[lo:hi].compute())  # noqa: E731
+    else:
+        win = _Windows(source)
+        n, rows = win.n, win
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sw is not None and sw.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {sw.shape}")
+    for lo in range(0, n, int(batch_size)):
+        hi = min(n, lo + int(batch_size))
+        estimator.partial_fit(rows(lo, hi), sample_weight=None if sw is None else sw[lo:hi])
+        if progress is not None:
+            progress(hi, n)
+    return estimator

@@ -17,7 +17,7 @@ sums the chunks in chunk order, so results do not depend on the thread count:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -337,3 +337,43 @@ def moments_from_passes(pass_fn, first_row: np.ndarray) -> tuple[np.ndarray, np.
     delta = st.s1[0] / st.nk[0]
     cov = st.s2[0] / st.nk[0] - np.outer(delta, delta)
     return st.center + delta, 0.5 * (cov + cov.T)
+
+
+def recentre(st: SufficientStats, shift: np.ndarray, center: np.ndarray) -> SufficientStats:
+    """The same statistics taken around other points: ``shift`` (C, d) per
+    component and ``center`` (d,) for the pooled 'tied' moment (the covariance
+    type is read from ``s2``'s shape). Exact algebra: with ``D = old - new``,
+    ``S1' = S1 + nk D`` and ``S2' = S2 + D S1^T + S1 D^T + nk D D^T``."""
+    C, d = st.s1.shape
+    D = st.shift - shift
+    s1 = st.s1 + st.nk[:, None] * D
+    if st.s2.ndim == 3:  # full
+        a = D[:, :, None] * st.s1[:, None, :]
+        s2 = st.s2 + a + np.swapaxes(a, 1, 2) + st.nk[:, None, None] * D[:, :, None] * D[:, None, :]
+    elif st.s2.shape == (d, d):  # tied: one pooled moment, every shift the centre
+        a = D.T @ st.s1
+        s2 = st.s2 + a + a.T + (st.nk[:, None] * D).T @ D
+    else:  # diag; for spherical only each row's sum counts, and it moves the same way
+        s2 = st.s2 + 2.0 * D * st.s1 + st.nk[:, None] * D * D
+    return replace(st, s1=s1, s2=s2, shift=np.array(shift, np.float64), center=np.array(center, np.float64))
+
+
+def expected_stats(params: GMMParams, reg_covar: float) -> SufficientStats:
+    """Statistics of unit total weight that :func:`m_step` maps back to
+    ``params`` (up to its ``10 eps``): ``nk = w``, first moments around the
+    means, second moments ``w (Sigma - reg_covar)`` (the M-step adds
+    ``reg_covar`` again)."""
+    ct = params.covariance_type
+    w, mu, cov = params.weights / params.weights.sum(), params.means, params.covariances
+    C, d = mu.shape
+    zeros = np.zeros((C, d))
+    if ct == "full":
+        s2 = w[:, None, None] * (cov - reg_covar * np.eye(d))
+        return SufficientStats(w.copy(), zeros, s2, mu.copy(), w @ mu, 0.0)
+    if ct == "tied":
+        c = w @ mu
+        s1 = w[:, None] * (mu - c)
+        s2 = cov - reg_covar * np.eye(d) + (w[:, None] * (mu - c)).T @ (mu - c)
+        return SufficientStats(w.copy(), s1, s2, np.repeat(c[None], C, axis=0), c, 0.0)
+    var = cov - reg_covar if ct == "diag" else np.repeat((cov - reg_covar)[:, None], d, axis=1)
+    return SufficientStats(w.copy(), zeros, w[:, None] * var, mu.copy(), w @ mu, 0.0)
