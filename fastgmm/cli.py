@@ -278,23 +278,30 @@ def cmd_fit(args) -> int:
     gm = GaussianMixture(args.k, covariance_type=args.covariance, n_init=args.n_init,
                          random_state=args.seed, **_estimator_params(args))
     t0 = time.perf_counter()
-    bar = _iteration_bar(args.n_init * args.max_iter, f"fit k={args.k}")
-    callback = None
-    if bar is not None:
-        def callback(run, it, lb):
-            bar.update(1)
-            bar.set_postfix(run=run, lower_bound=f"{lb:.5f}")
-    try:
-        fit_validated(gm, X, None, callback)
-    finally:
+    if args.online:
+        _online_fit(gm, X, args.batch_size, args.k)
+    else:
+        bar = _iteration_bar(args.n_init * args.max_iter, f"fit k={args.k}")
+        callback = None
         if bar is not None:
-            bar.close()
+            def callback(run, it, lb):
+                bar.update(1)
+                bar.set_postfix(run=run, lower_bound=f"{lb:.5f}")
+        try:
+            fit_validated(gm, X, None, callback)
+        finally:
+            if bar is not None:
+                bar.close()
     elapsed = time.perf_counter() - t0
     labels = np.empty(n, np.int64) if args.labels else None
     c = criteria(gm, X, None, labels_out=labels)
-    state = "converged" if gm.converged_ else "did NOT converge"
-    print(f"{args.k} component(s), {args.covariance} covariance: {state} after {gm.n_iter_} iterations "
-          f"(n_init {args.n_init}, seed {args.seed}, {elapsed:.3f} s)")
+    if args.online:
+        print(f"{args.k} component(s), {args.covariance} covariance: one online pass in {gm.n_steps_} "
+              f"batches of {args.batch_size:,} rows (seed {args.seed}, {elapsed:.3f} s)")
+    else:
+        state = "converged" if gm.converged_ else "did NOT converge"
+        print(f"{args.k} component(s), {args.covariance} covariance: {state} after {gm.n_iter_} iterations "
+              f"(n_init {args.n_init}, seed {args.seed}, {elapsed:.3f} s)")
     print(f"log-likelihood: {c['log_likelihood']:.4f} total, {c['log_likelihood'] / n:.6f} per point")
     print(f"BIC {c['bic']:.4f}   AIC {c['aic']:.4f}   ICL {c['icl']:.4f}")
     order = np.argsort(-np.asarray(gm.weights_))
@@ -315,6 +322,34 @@ def cmd_fit(args) -> int:
         _save_fit_plot(gm, X, args.plot)
         print(f"plot saved to {args.plot}")
     return 0
+
+
+def _online_fit(gm, X, batch_size: int, k: int) -> None:
+    """One stepwise-EM pass over X in batches, with a row progress bar on a terminal."""
+    from .outofcore import online_pass
+
+    if X.shape[0] < k:
+        raise CLIError(f"--online: the first batch initialises the model and needs at least {k} rows")
+    bar = None
+    if sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+
+            bar = tqdm(total=X.shape[0], desc=f"online k={k}", unit="row", unit_scale=True, file=sys.stderr)
+        except ImportError:
+            pass
+    done = [0]
+
+    def progress(rows, total):
+        if bar is not None:
+            bar.update(rows - done[0])
+            done[0] = rows
+
+    try:
+        online_pass(gm, X, batch_size=batch_size, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _positive_int(text: str) -> int:
@@ -515,6 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="MODEL.npz", help="write the fitted model (read it with 'fastgmm predict')")
     p.add_argument("--labels", metavar="OUT", help="write the most probable component of each row (.csv or .npy)")
     p.add_argument("--plot", metavar="FILE.png", help="save the clusters and the lower bound per iteration")
+    p.add_argument("--online", action="store_true",
+                   help="one stepwise-EM pass in row batches (partial_fit) instead of EM to convergence")
+    p.add_argument("--batch-size", type=_positive_int, default=10_000, metavar="N",
+                   help="rows per batch with --online (default 10000)")
     p.set_defaults(func=cmd_fit, parser=p)
 
     p = sub.add_parser(

@@ -217,3 +217,23 @@ def test_other_commands_do_not_import_bench(files, monkeypatch):
     d, _, _ = files
     monkeypatch.setitem(sys.modules, "fastgmm.bench", None)
     assert main(["predict", str(d / "model.npz"), str(d / "data.npy"), "-o", str(d / "l.npy")]) == 0
+
+
+def test_fit_online_is_online_pass(files, capsys):
+    from fastgmm import GaussianMixture
+    from fastgmm.outofcore import online_pass
+
+    d, X, _ = files
+    assert main(["fit", str(d / "data.npy"), "-k", "3", "--seed", "0", "--online", "--batch-size", "200",
+                 "--save", str(d / "online.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "one online pass in 3 batches of 200 rows" in out
+    gm = GaussianMixture.load(d / "online.npz")
+    ref = online_pass(GaussianMixture(3, random_state=0), X, batch_size=200)
+    np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-12)
+
+
+def test_fit_online_needs_k_rows(files, capsys):
+    d, _, _ = files
+    assert main(["fit", str(d / "data.npy"), "-k", "700", "--online"]) == 1
+    assert "needs at least 700 rows" in capsys.readouterr().err
