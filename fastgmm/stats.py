@@ -228,13 +228,20 @@ def score(
     int64 -- and returns the weighted sums ``(log-likelihood, entropy of the
     responsibilities)`` (the entropy only when ``entropy``, else 0)."""
     C = factors.params.n_components
+    model = factors.model(X.dtype)
+    if resp is None and not entropy and labels is None:  # the lighter drivers for the common uses
+        io = _NO_WEIGHTS if loglik is None else loglik
+        _, _, _, sums = _run(drivers.loglik_chunk, X, sw, model, io, (0, 1, 1), start, stop, parallel)
+        return float(sums[LL]), 0.0
+    if resp is None and not entropy and loglik is None and sw is None:
+        _run(drivers.labels_chunk, X, sw, model, labels, (0, 1, 1), start, stop, parallel)
+        return float("nan"), 0.0
     out = ScoreOut(
         np.zeros((0, C), X.dtype) if resp is None else resp,
         _NO_WEIGHTS if loglik is None else loglik,
         np.zeros(0, np.int64) if labels is None else labels,
         bool(entropy),
     )
-    model = factors.model(X.dtype)
     _, _, _, sums = _run(drivers.score_chunk, X, sw, model, out, (0, 1, 1), start, stop, parallel)
     return float(sums[LL]), float(sums[ENTROPY])
 

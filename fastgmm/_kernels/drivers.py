@@ -119,6 +119,40 @@ def score_chunk(X, sw, model, out, c, lo, hi, block, acc):
     acc.sums[c, ENTROPY] = ent
 
 
+def loglik_chunk(X, sw, model, loglik, c, lo, hi, block, acc):
+    """Log-likelihoods only: the weighted sum, and per point into ``loglik``
+    (N,) float64 when it has rows (``score``, ``score_samples``)."""
+    C = model.const.shape[0]
+    w = _work(X, C, block)
+    want_ll = loglik.shape[0] > 0
+    ll = 0.0
+    for b0 in range(lo, hi, block):
+        nb = min(block, hi - b0)
+        _load(X, sw, b0, nb, w)
+        log_prob(model, w, nb)
+        src, _ = _component_max(w, nb, C, False)
+        wll, _, _ = _normalise(w, nb, C, src, -np.inf)
+        ll += wll
+        if want_ll:
+            for b in range(nb):
+                loglik[b0 + b] = w.logs[b]
+    acc.sums[c, LL] = ll
+
+
+def labels_chunk(X, sw, model, labels, c, lo, hi, block, acc):
+    """The most probable component of each point into ``labels`` (N,) int64
+    (``predict``): no exp or log, only the arg-max of the log-probabilities."""
+    C = model.const.shape[0]
+    w = _work(X, C, block)
+    for b0 in range(lo, hi, block):
+        nb = min(block, hi - b0)
+        _load(X, sw, b0, nb, w)
+        log_prob(model, w, nb)
+        _, asrc = _component_max(w, nb, C, True)
+        for b in range(nb):
+            labels[b0 + b] = asrc[b]
+
+
 def assign_chunk(X, sw, model, given, c, lo, hi, block, acc):
     """The M-step's statistics from given assignments (no E-step): ``given`` is
     what :func:`~fastgmm._kernels.accumulate.load_given` takes."""
