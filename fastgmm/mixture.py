@@ -36,6 +36,7 @@ from ._validation import (
     validate_params,
 )
 from .em import FitFailedError, fit as em_fit
+from .missing import MissingData, has_missing, impute as impute_missing, score_missing
 from .sources import ArrayData, is_source
 from .params import (
     GMMParams,
@@ -119,9 +120,25 @@ class BaseMixture(DensityMixin, BaseEstimator):
             self._record_features(src.n_features)
             return src
         with naming("X"):
-            X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+            X = validate_data(
+                self, X, dtype=[np.float64, np.float32], ensure_min_samples=2, ensure_all_finite=self._finite()
+            )
         X = as_kernel_array(X)
-        return ArrayData(X, check_sample_weight(sample_weight, X.shape[0]))
+        sw = check_sample_weight(sample_weight, X.shape[0])
+        if self._finite() is not True and has_missing(X):
+            return MissingData(X, sw)
+        return ArrayData(X, sw)
+
+    def _finite(self):
+        """``validate_data``'s ``ensure_all_finite``: NaN allowed with ``missing='marginalize'``."""
+        return "allow-nan" if getattr(self, "missing", "raise") == "marginalize" else True
+
+    def _missing_params(self) -> GMMParams:
+        """The fitted float64 parameters, for the marginal mixtures of rows with NaN."""
+        return GMMParams(
+            np.asarray(self.weights_, np.float64), np.asarray(self.means_, np.float64),
+            np.asarray(self.covariances_, np.float64), self.covariance_type,
+        )
 
     def _record_features(self, n_features: int) -> None:
         """What ``validate_data(reset=True)`` records for data without column names."""
@@ -136,7 +153,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
             return check_predict_array(X, self.n_features_in_, type(self).__name__)
         with naming("X"):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite=self._finite())
         return as_kernel_array(X)
 
     def fit(self, X, y=None, sample_weight=None, *, callback=None):
@@ -217,7 +234,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _labels(self, X):
         labels = np.empty(X.shape[0], np.int64)
         with num_threads(self._n_threads()):
-            stats.score(X, self._factors(), labels=labels)
+            if self._finite() is not True and has_missing(X):
+                score_missing(X, self._missing_params(), labels=labels)
+            else:
+                stats.score(X, self._factors(), labels=labels)
         return labels
 
     def predict(self, X):
@@ -248,7 +268,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
             return predict_proba(X, self._factors())
         resp = np.empty((X.shape[0], self.weights_.shape[0]), X.dtype)
         with num_threads(self._n_threads()):
-            stats.score(X, self._factors(), resp=resp)
+            if self._finite() is not True and has_missing(X):
+                score_missing(X, self._missing_params(), resp=resp)
+            else:
+                stats.score(X, self._factors(), resp=resp)
         return resp
 
     def score_samples(self, X):
@@ -268,7 +291,10 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _score_samples(self, X):
         ll = np.empty(X.shape[0])
         with num_threads(self._n_threads()):
-            stats.score(X, self._factors(), loglik=ll)
+            if self._finite() is not True and has_missing(X):
+                score_missing(X, self._missing_params(), loglik=ll)
+            else:
+                stats.score(X, self._factors(), loglik=ll)
         return ll.astype(X.dtype, copy=False)
 
     def score(self, X, y=None, sample_weight=None):
@@ -290,6 +316,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, X.shape[0])
         if sw is None:
             return float(np.mean(self._score_samples(X)))
+        if self._finite() is not True and has_missing(X):
+            return float(np.dot(self._score_samples(X).astype(np.float64), sw) / sw.sum())
         with num_threads(self._n_threads()):
             ll, _ = stats.score(X, self._factors(), sw=sw)
         return float(ll / sw.sum())
@@ -364,6 +392,18 @@ class GaussianMixture(BaseMixture):
         Start each ``fit`` from the previous solution (one initialisation).
     verbose : int, default=0
     verbose_interval : int, default=10
+    learning_decay : float in (0.5, 1], default=0.7
+        :meth:`partial_fit`'s step exponent: the ``t``-th update moves the
+        running statistics by ``(t + learning_offset) ** -learning_decay``.
+    learning_offset : float >= 0, default=1.0
+        :meth:`partial_fit`'s step offset (larger: smaller early steps).
+    missing : {'raise', 'marginalize'}, default='raise'
+        'raise': NaN in X is a ``ValueError``, as in scikit-learn.
+        'marginalize': ``fit`` maximises the observed-data likelihood by exact
+        EM (:mod:`fastgmm.missing`; in-memory arrays), and ``predict``,
+        ``predict_proba``, ``score_samples`` and ``score`` marginalise the NaNs
+        of their input. A row with no observed value is a ``ValueError``.
+        Initialisations run on the rows with NaN replaced by column means.
     n_threads : int or None, default=None
         Threads for the kernels during this estimator's calls; ``None`` uses
         all usable cores (or ``FASTGMM_NUM_THREADS``). Results do not depend on it.
@@ -404,6 +444,7 @@ class GaussianMixture(BaseMixture):
         verbose_interval=10,
         learning_decay=0.7,
         learning_offset=1.0,
+        missing="raise",
         n_threads=None,
     ):
         self.n_components = n_components
@@ -422,6 +463,7 @@ class GaussianMixture(BaseMixture):
         self.verbose_interval = verbose_interval
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.missing = missing
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ checks
@@ -448,6 +490,7 @@ class GaussianMixture(BaseMixture):
         "precisions_init": (ArrayLike(), NoneConstraint()),
         "learning_decay": (Interval(Real, 0.5, 1.0, closed="right"),),
         "learning_offset": (Interval(Real, 0.0, None, closed="left"),),
+        "missing": (StrOptions(("raise", "marginalize")),),
         "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
     }
 
@@ -525,6 +568,22 @@ class GaussianMixture(BaseMixture):
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 ConvergenceWarning,
             )
+
+    def impute(self, X):
+        """X with each NaN replaced by its conditional expectation under the
+        fitted mixture, ``sum_k r_k(x_o) E[x_m | x_o, k]`` (``r_k(x_o)`` the
+        responsibilities of the row's observed values). Rows without NaN come
+        back unchanged; a row with no observed value is a ``ValueError``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features), X's dtype
+        """
+        check_is_fitted(self)
+        with naming("X"):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
+        with num_threads(self._n_threads()):
+            return impute_missing(as_kernel_array(X), self._missing_params())
 
     # -------------------------------------------------------------- streaming
     def partial_fit(self, X, y=None, sample_weight=None):

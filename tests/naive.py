@@ -226,3 +226,74 @@ def em(X, weights, means, covariances, covariance_type="full", reg_covar=0.0, n_
         bounds.append(float(np.sum(w * ll) / w.sum()))
         params = m_step(X, resp, covariance_type, reg_covar, sample_weight=sample_weight)
     return params, bounds
+
+
+# --------------------------------------------------------------- missing values
+def missing_e_step(X, weights, means, covariances, covariance_type="full"):
+    """Per row with NaN entries: the log-likelihood of its observed values
+    under the marginal mixture, the responsibilities, and per component the
+    completed row ``x^`` and conditional covariance ``Ck`` (d x d, zero off the
+    missing block). A loop over rows and components."""
+    n, d = X.shape
+    C = len(weights)
+    covs = full_covariances(covariances, covariance_type, C, d)
+    ll = np.empty(n)
+    resp = np.empty((n, C))
+    xhat = np.empty((n, C, d))
+    cond = np.zeros((n, C, d, d))
+    for i in range(n):
+        o = ~np.isnan(X[i])
+        m = ~o
+        lp = np.empty(C)
+        for k in range(C):
+            S = covs[k]
+            lp[k] = math.log(weights[k]) + multivariate_normal(means[k][o], S[np.ix_(o, o)]).logpdf(X[i][o])
+            B = S[np.ix_(m, o)] @ np.linalg.inv(S[np.ix_(o, o)])
+            xhat[i, k] = X[i]
+            xhat[i, k, m] = means[k][m] + B @ (X[i][o] - means[k][o])
+            cond[i, k][np.ix_(m, m)] = S[np.ix_(m, m)] - B @ S[np.ix_(o, m)]
+        top = lp.max()
+        ll[i] = top + math.log(np.exp(lp - top).sum())
+        resp[i] = np.exp(lp - ll[i])
+    return ll, resp, xhat, cond
+
+
+def missing_em_step(X, weights, means, covariances, covariance_type="full", reg_covar=0.0, sample_weight=None):
+    """One exact EM iteration for data with NaN (Ghahramani & Jordan): returns
+    the new (weights, means, covariances) and the weighted log-likelihood of
+    the observed values before the update. The M-step is scikit-learn's with
+    the completed rows and the conditional covariances in the scatter."""
+    n, d = X.shape
+    C = len(weights)
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    ll, resp, xhat, cond = missing_e_step(X, weights, means, covariances, covariance_type)
+    eps = np.finfo(np.float64).eps
+    N = np.zeros(C)
+    S1 = np.zeros((C, d))
+    S2 = np.zeros((C, d, d))
+    for i in range(n):
+        for k in range(C):
+            r = w[i] * resp[i, k]
+            N[k] += r
+            S1[k] += r * xhat[i, k]
+            S2[k] += r * (np.outer(xhat[i, k], xhat[i, k]) + cond[i, k])
+    nk = N + 10 * eps
+    mu = S1 / nk[:, None]
+    scatter = np.stack([S2[k] - np.outer(mu[k], S1[k]) - np.outer(S1[k], mu[k]) + N[k] * np.outer(mu[k], mu[k])
+                        for k in range(C)])
+    if covariance_type == "full":
+        cov = scatter / nk[:, None, None] + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        cov = scatter.sum(0) / nk.sum() + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        cov = np.stack([np.diag(scatter[k]) for k in range(C)]) / nk[:, None] + reg_covar
+    else:
+        cov = np.stack([np.diag(scatter[k]) for k in range(C)]) / nk[:, None] + reg_covar
+        cov = cov.mean(1)
+    return (nk / nk.sum(), mu, cov), float(np.dot(w, ll))
+
+
+def missing_impute(X, weights, means, covariances, covariance_type="full"):
+    """Each NaN replaced by sum_k r_k(x_o) E[x_m | x_o, k]."""
+    _, resp, xhat, _ = missing_e_step(X, weights, means, covariances, covariance_type)
+    return np.einsum("nk,nkd->nd", resp, xhat)
