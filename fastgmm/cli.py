@@ -73,7 +73,7 @@ def _csv_layout(path: str) -> tuple[str | None, int, list[str] | None]:
     raise CLIError(f"{path}: no data rows")
 
 
-def load_data(path: str) -> np.ndarray:
+def load_data(path: str, missing: bool = False) -> np.ndarray:
     """Read a data file into a 2-D array (not yet validated).
 
     Parameters
@@ -82,6 +82,8 @@ def load_data(path: str) -> np.ndarray:
         ``.npy`` (opened with ``mmap_mode='r'``), ``.csv`` / ``.tsv`` / ``.txt``
         (comma, tab, semicolon or whitespace separated; a header row is
         detected and skipped) or ``.parquet`` (needs pyarrow; numeric columns).
+    missing : bool, default=False
+        Read empty CSV fields (and ``nan``) as missing values (NaN).
 
     Returns
     -------
@@ -101,8 +103,12 @@ def load_data(path: str) -> np.ndarray:
     elif ext in (".csv", ".tsv", ".txt"):
         delim, skip, _ = _csv_layout(path)
         try:
-            X = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2, dtype=np.float64,
-                           comments="#", quotechar='"', encoding="utf-8-sig")
+            if missing:  # empty fields become NaN
+                X = np.genfromtxt(path, delimiter=delim, skip_header=skip, dtype=np.float64, comments="#",
+                                  encoding="utf-8-sig", invalid_raise=True, ndmin=2)
+            else:
+                X = np.loadtxt(path, delimiter=delim, skiprows=skip, ndmin=2, dtype=np.float64,
+                               comments="#", quotechar='"', encoding="utf-8-sig")
         except ValueError as exc:
             raise CLIError(f"{path}: {exc}") from None
     elif ext in (".parquet", ".pq"):
@@ -138,12 +144,21 @@ def _load_parquet(path: str) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _validated(path: str) -> np.ndarray:
-    """Load and validate once: 2-D, finite, C-contiguous float32/float64."""
+def _validated(path: str, missing: bool = False) -> np.ndarray:
+    """Load and validate once: 2-D, finite (NaN allowed with ``missing``),
+    C-contiguous float32/float64."""
     from ._validation import check_X
 
-    X = load_data(path)
+    X = load_data(path, missing)
     try:
+        if missing:
+            from sklearn.utils import check_array
+
+            from .missing import check_rows_observed
+
+            X = check_array(X, dtype=[np.float64, np.float32], order="C", ensure_all_finite="allow-nan")
+            check_rows_observed(np.isnan(X))
+            return X
         return check_X(X, min_samples=1)
     except ValueError as exc:
         raise CLIError(f"{path}: {exc}") from None
@@ -248,6 +263,8 @@ def cmd_demo(args) -> int:
 
 def _estimator_params(args) -> dict:
     params = {"max_iter": args.max_iter, "tol": args.tol, "reg_covar": args.reg_covar, "n_threads": args.threads}
+    if getattr(args, "missing", "raise") != "raise":
+        params["missing"] = args.missing
     if args.init is not None:
         params["init_params"] = args.init
     return params
@@ -272,9 +289,12 @@ def cmd_fit(args) -> int:
         _output_kind(args.labels)  # fail before the fit, not after
     if args.plot:
         _pyplot()
-    X = _validated(args.data)
+    marginalize = args.missing == "marginalize"
+    X = _validated(args.data, marginalize)
     n, d = X.shape
-    print(f"{args.data}: {n:,} points, {d} feature(s), {X.dtype}")
+    n_nan = int(np.isnan(X).sum()) if marginalize else 0
+    print(f"{args.data}: {n:,} points, {d} feature(s), {X.dtype}"
+          + (f", {n_nan:,} missing value(s) marginalised" if n_nan else ""))
     gm = GaussianMixture(args.k, covariance_type=args.covariance, n_init=args.n_init,
                          random_state=args.seed, **_estimator_params(args))
     t0 = time.perf_counter()
@@ -550,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="MODEL.npz", help="write the fitted model (read it with 'fastgmm predict')")
     p.add_argument("--labels", metavar="OUT", help="write the most probable component of each row (.csv or .npy)")
     p.add_argument("--plot", metavar="FILE.png", help="save the clusters and the lower bound per iteration")
+    p.add_argument("--missing", choices=("raise", "marginalize"), default="raise",
+                   help="NaN and empty CSV fields: an error (default) or missing values that exact EM "
+                        "marginalises")
     p.add_argument("--online", action="store_true",
                    help="one stepwise-EM pass in row batches (partial_fit) instead of EM to convergence")
     p.add_argument("--batch-size", type=_positive_int, default=10_000, metavar="N",

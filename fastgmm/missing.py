@@ -207,23 +207,28 @@ class MissingData:
         return ArrayData(self.filled(), self.sw)
 
 
-def score_missing(X: np.ndarray, params: GMMParams, *, resp=None, loglik=None, labels=None) -> float:
+def score_missing(
+    X: np.ndarray, params: GMMParams, *, sw=None, resp=None, loglik=None, labels=None, entropy: bool = False
+) -> tuple[float, float]:
     """:func:`fastgmm.stats.score` for X with NaN entries: per pattern the
     marginal mixture of the observed columns, written back to the rows;
-    returns the log-likelihood sum."""
+    returns the weighted sums (log-likelihood, entropy of the responsibilities;
+    0 unless ``entropy``)."""
     mask = np.isnan(X)
     check_rows_observed(mask)
-    total = 0.0
-    for pat in _patterns(X, None, mask):
+    total = ent = 0.0
+    for pat in _patterns(X, sw, mask):
         n = pat.rows.size
         r = None if resp is None else np.empty((n, resp.shape[1]), resp.dtype)
         ll = np.empty(n)
         lab = None if labels is None else np.empty(n, np.int64)
-        total += score(pat.X, factorize(marginal(params, pat.o)), resp=r, loglik=ll, labels=lab)[0]
+        a, b = score(pat.X, factorize(marginal(params, pat.o)), sw=pat.sw, resp=r, loglik=ll, labels=lab,
+                     entropy=entropy)
+        total, ent = total + a, ent + b
         for out, part in ((resp, r), (loglik, ll), (labels, lab)):
             if out is not None:
                 out[pat.rows] = part
-    return total
+    return total, ent
 
 
 def impute(X: np.ndarray, params: GMMParams) -> np.ndarray:

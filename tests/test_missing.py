@@ -148,3 +148,21 @@ def test_errors():
         GaussianMixture(3, missing="drop").fit(Xm)
     with pytest.raises(ValueError, match="infinity"):
         GaussianMixture(3, missing="marginalize").fit(np.where(np.isnan(Xm), np.inf, Xm))
+
+
+def test_command_line_reads_empty_fields_as_missing(tmp_path, capsys):
+    from fastgmm.cli import main
+
+    Xm, _, _, _ = _data(seed=8, n=300)
+    path = tmp_path / "holes.csv"
+    lines = ["a,b,c,d"] + [",".join("" if np.isnan(v) else repr(float(v)) for v in row) for row in Xm]
+    fields = lines[5].split(",")  # row 4: its first value written as the word nan
+    fields[0] = "nan"
+    lines[5] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["fit", str(path), "-k", "3", "--missing", "marginalize", "--save", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    n_nan = int(np.isnan(Xm).sum()) + (1 if not np.isnan(Xm[4, 0]) else 0)
+    assert f"{n_nan:,} missing value(s) marginalised" in out
+    assert main(["fit", str(path), "-k", "3"]) == 1  # without --missing: an error, as before
+    assert "fastgmm fit: error" in capsys.readouterr().err
