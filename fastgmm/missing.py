@@ -20,6 +20,13 @@ pattern's observed columns are copied once into a contiguous array (at most
 one copy of X). The cost per iteration is one pass over the observed entries
 plus a Python-level step per pattern (about a third of a millisecond): with
 many distinct patterns (hundreds) that step dominates small data.
+
+Limits: a row with no observed value is rejected (it has no likelihood). A row
+with a single observed value counts through that coordinate's 1-D marginal and
+is imputed by the regression on it; it says nothing about covariances. A pair of
+features never observed together in any row gets its covariance only through the
+others (the likelihood is flat in it for 'full'): EM then keeps what the
+initialisation and the other coordinates imply.
 """
 
 from __future__ import annotations
