@@ -211,7 +211,8 @@ def test_get_set_params():
         "n_components": 1, "covariance_type": "full", "tol": 1e-3, "reg_covar": 1e-6, "max_iter": 100,
         "n_init": 1, "init_params": "kmeans", "weights_init": None, "means_init": None,
         "precisions_init": None, "random_state": None, "warm_start": False, "verbose": 0,
-        "verbose_interval": 10, "learning_decay": 0.7, "learning_offset": 1.0, "n_threads": None,
+        "verbose_interval": 10, "learning_decay": 0.7, "learning_offset": 1.0, "missing": "raise",
+        "n_threads": None,
     }
     assert params == expected
     assert g.set_params(n_components=4, covariance_type="diag", n_threads=2) is g
