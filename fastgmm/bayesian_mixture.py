@@ -5,7 +5,7 @@ variational Bayesian Gaussian mixture, on the fused passes
 from __future__ import annotations
 
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -14,9 +14,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._parallel import num_threads
 from ._validation import (
-    BOOLEAN,
-    RANDOM_STATE,
-    VERBOSE,
     ArrayLike,
     Interval,
     NoneConstraint,
@@ -158,16 +155,7 @@ class BayesianGaussianMixture(BaseMixture):
     #: scikit-learn's constraints (``BayesianGaussianMixture._parameter_constraints``),
     #: plus 'hc', ``min_weight`` and ``n_threads``
     _CONSTRAINTS = {
-        "n_components": (Interval(Integral, 1, None, closed="left"),),
-        "tol": (Interval(Real, 0.0, None, closed="left"),),
-        "reg_covar": (Interval(Real, 0.0, None, closed="left"),),
-        "max_iter": (Interval(Integral, 0, None, closed="left"),),
-        "n_init": (Interval(Integral, 1, None, closed="left"),),
-        "init_params": (StrOptions(("kmeans", "random", "random_from_data", "k-means++", "hc")),),
-        "random_state": RANDOM_STATE,
-        "warm_start": BOOLEAN,
-        "verbose": VERBOSE,
-        "verbose_interval": (Interval(Integral, 1, None, closed="left"),),
+        **BaseMixture._CONSTRAINTS,
         "covariance_type": (StrOptions(("spherical", "tied", "diag", "full")),),
         "weight_concentration_prior_type": (StrOptions(variational.PRIOR_TYPES),),
         "weight_concentration_prior": (NoneConstraint(), Interval(Real, 0.0, None, closed="neither")),
@@ -176,7 +164,6 @@ class BayesianGaussianMixture(BaseMixture):
         "degrees_of_freedom_prior": (NoneConstraint(), Interval(Real, 0.0, None, closed="neither")),
         "covariance_prior": (NoneConstraint(), ArrayLike(), Interval(Real, 0.0, None, closed="neither")),
         "min_weight": (NoneConstraint(), Interval(Real, 0.0, 1.0, closed="left")),
-        "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
     }
 
     def _check_data_parameters(self, n_features: int) -> dict:

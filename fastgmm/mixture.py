@@ -48,7 +48,7 @@ from .params import (
 )
 from . import stats
 
-__all__ = ["BaseMixture", "GaussianMixture", "RecoveryWarning", "check_parameters", "fitted_factors", "set_parameters"]
+__all__ = ["BaseMixture", "GaussianMixture", "fitted_params", "RecoveryWarning", "check_parameters", "fitted_factors", "set_parameters"]
 
 
 def is_dask(X) -> bool:
@@ -69,6 +69,16 @@ def set_parameters(gm: "GaussianMixture", params: GMMParams, dtype) -> None:
     gm._set_fitted(params, factorize(params), dtype)
 
 
+def fitted_params(gm: "BaseMixture") -> GMMParams:
+    """The fitted weights, means and covariances of ``gm`` as float64
+    :class:`GMMParams` (the marginal mixtures of rows with NaN start from them)."""
+    check_is_fitted(gm)
+    return GMMParams(
+        np.asarray(gm.weights_, np.float64), np.asarray(gm.means_, np.float64),
+        np.asarray(gm.covariances_, np.float64), gm.covariance_type,
+    )
+
+
 def fitted_factors(gm: "GaussianMixture"):
     """The kernels' precision factors of a fitted estimator (for passes of
     other modules: model selection's criteria)."""
@@ -87,7 +97,22 @@ class BaseMixture(DensityMixin, BaseEstimator):
     (the parameters that need ``n_features``), ``_fit_source`` (the fit on a
     checked source) and ``_factors`` (the kernels' factors of the fitted model)."""
 
-    _CONSTRAINTS: dict = {}
+    #: the constructor parameters common to fastgmm's mixtures: scikit-learn's
+    #: ``BaseMixture._parameter_constraints`` with fastgmm's 'hc' start, plus
+    #: ``n_threads`` (not named ``_parameter_constraints``: scikit-learn reads that name)
+    _CONSTRAINTS: dict = {
+        "n_components": (Interval(Integral, 1, None, closed="left"),),
+        "tol": (Interval(Real, 0.0, None, closed="left"),),
+        "reg_covar": (Interval(Real, 0.0, None, closed="left"),),
+        "max_iter": (Interval(Integral, 0, None, closed="left"),),
+        "n_init": (Interval(Integral, 1, None, closed="left"),),
+        "init_params": (StrOptions(("kmeans", "random", "random_from_data", "k-means++", "hc")),),
+        "random_state": RANDOM_STATE,
+        "warm_start": BOOLEAN,
+        "verbose": VERBOSE,
+        "verbose_interval": (Interval(Integral, 1, None, closed="left"),),
+        "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
+    }
 
     def _check_scalar_parameters(self) -> None:
         """Types and ranges of the constructor parameters, before any look at X:
@@ -133,12 +158,6 @@ class BaseMixture(DensityMixin, BaseEstimator):
         """``validate_data``'s ``ensure_all_finite``: NaN allowed with ``missing='marginalize'``."""
         return "allow-nan" if getattr(self, "missing", "raise") == "marginalize" else True
 
-    def _missing_params(self) -> GMMParams:
-        """The fitted float64 parameters, for the marginal mixtures of rows with NaN."""
-        return GMMParams(
-            np.asarray(self.weights_, np.float64), np.asarray(self.means_, np.float64),
-            np.asarray(self.covariances_, np.float64), self.covariance_type,
-        )
 
     def _record_features(self, n_features: int) -> None:
         """What ``validate_data(reset=True)`` records for data without column names."""
@@ -231,13 +250,19 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 + (f" ({detail})" if detail else "")
             ) from None
 
-    def _labels(self, X):
-        labels = np.empty(X.shape[0], np.int64)
+    def _score_into(self, X, **out) -> None:
+        """One scoring pass of validated in-memory X writing ``out`` (``labels``,
+        ``resp`` or ``loglik``, as :func:`fastgmm.stats.score` takes them); rows
+        with NaN through their marginal mixtures when ``missing='marginalize'``."""
         with num_threads(self._n_threads()):
             if self._finite() is not True and has_missing(X):
-                score_missing(X, self._missing_params(), labels=labels)
+                score_missing(X, fitted_params(self), **out)
             else:
-                stats.score(X, self._factors(), labels=labels)
+                stats.score(X, self._factors(), **out)
+
+    def _labels(self, X):
+        labels = np.empty(X.shape[0], np.int64)
+        self._score_into(X, labels=labels)
         return labels
 
     def predict(self, X):
@@ -267,11 +292,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
             return predict_proba(X, self._factors())
         resp = np.empty((X.shape[0], self.weights_.shape[0]), X.dtype)
-        with num_threads(self._n_threads()):
-            if self._finite() is not True and has_missing(X):
-                score_missing(X, self._missing_params(), resp=resp)
-            else:
-                stats.score(X, self._factors(), resp=resp)
+        self._score_into(X, resp=resp)
         return resp
 
     def score_samples(self, X):
@@ -290,11 +311,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _score_samples(self, X):
         ll = np.empty(X.shape[0])
-        with num_threads(self._n_threads()):
-            if self._finite() is not True and has_missing(X):
-                score_missing(X, self._missing_params(), loglik=ll)
-            else:
-                stats.score(X, self._factors(), loglik=ll)
+        self._score_into(X, loglik=ll)
         return ll.astype(X.dtype, copy=False)
 
     def score(self, X, y=None, sample_weight=None):
@@ -473,17 +490,7 @@ class GaussianMixture(BaseMixture):
     #: :class:`fastgmm._validation.StrOptions`), plus ``n_threads``. (Not named ``_parameter_constraints``: scikit-learn's
     #: own machinery reads that name.)
     _CONSTRAINTS = {
-        "n_components": (Interval(Integral, 1, None, closed="left"),),
-        "tol": (Interval(Real, 0.0, None, closed="left"),),
-        "reg_covar": (Interval(Real, 0.0, None, closed="left"),),
-        "max_iter": (Interval(Integral, 0, None, closed="left"),),
-        "n_init": (Interval(Integral, 1, None, closed="left"),),
-        # scikit-learn's four, and fastgmm's hierarchical start
-        "init_params": (StrOptions(("kmeans", "random", "random_from_data", "k-means++", "hc")),),
-        "random_state": RANDOM_STATE,
-        "warm_start": BOOLEAN,
-        "verbose": VERBOSE,
-        "verbose_interval": (Interval(Integral, 1, None, closed="left"),),
+        **BaseMixture._CONSTRAINTS,
         "covariance_type": (StrOptions(("full", "tied", "diag", "spherical")),),
         "weights_init": (ArrayLike(), NoneConstraint()),
         "means_init": (ArrayLike(), NoneConstraint()),
@@ -491,7 +498,6 @@ class GaussianMixture(BaseMixture):
         "learning_decay": (Interval(Real, 0.5, 1.0, closed="right"),),
         "learning_offset": (Interval(Real, 0.0, None, closed="left"),),
         "missing": (StrOptions(("raise", "marginalize")),),
-        "n_threads": (Interval(Integral, 1, None, closed="left"), NoneConstraint()),
     }
 
     def _check_data_parameters(self, n_features: int):
@@ -509,12 +515,11 @@ class GaussianMixture(BaseMixture):
         return weights, means, precisions
 
     # --------------------------------------------------------------------- fit
-    def _fit_source(self, data, init_arrays, callback) -> None:
-        """EM on a checked data source, then the fitted attributes and warnings."""
+    def _user_init(self, init_arrays):
+        """The function that puts the checked ``weights_init`` / ``means_init`` /
+        ``precisions_init`` into an initialisation (those given)."""
         weights_init, means_init, precisions_init = init_arrays
         ct = self.covariance_type
-        rng = check_random_state(self.random_state)
-        warm = self.warm_start and hasattr(self, "converged_")
 
         def user_init(p: GMMParams) -> GMMParams:
             if weights_init is not None:
@@ -524,6 +529,16 @@ class GaussianMixture(BaseMixture):
             if precisions_init is not None:
                 p.covariances = covariances_from_precisions(precisions_init, ct)
             return p
+
+        return user_init
+
+    def _fit_source(self, data, init_arrays, callback) -> None:
+        """EM on a checked data source, then the fitted attributes and warnings."""
+        weights_init, means_init, precisions_init = init_arrays
+        ct = self.covariance_type
+        user_init = self._user_init(init_arrays)
+        rng = check_random_state(self.random_state)
+        warm = self.warm_start and hasattr(self, "converged_")
 
         common = dict(
             tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter, random_state=rng,
@@ -583,7 +598,7 @@ class GaussianMixture(BaseMixture):
         with naming("X"):
             X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
         with num_threads(self._n_threads()):
-            return impute_missing(as_kernel_array(X), self._missing_params())
+            return impute_missing(as_kernel_array(X), fitted_params(self))
 
     # -------------------------------------------------------------- streaming
     def partial_fit(self, X, y=None, sample_weight=None):
@@ -658,21 +673,10 @@ class GaussianMixture(BaseMixture):
                 f"partial_fit initialises the model from its first batch, which has {data.n} rows: "
                 f"fewer than n_components={C}; pass at least {C} rows the first time"
             )
-        weights_init, means_init, precisions_init = self._check_data_parameters(data.n_features)
-        ct = self.covariance_type
+        user_init = self._user_init(self._check_data_parameters(data.n_features))
         rng = check_random_state(self.random_state)
-
-        def user_init(p: GMMParams) -> GMMParams:
-            if weights_init is not None:
-                p.weights = weights_init.copy()
-            if means_init is not None:
-                p.means = means_init.copy()
-            if precisions_init is not None:
-                p.covariances = covariances_from_precisions(precisions_init, ct)
-            return p
-
         best, _ = em_fit(
-            data, C, ct, tol=self.tol, reg_covar=self.reg_covar, max_iter=0, n_init=1,
+            data, C, self.covariance_type, tol=self.tol, reg_covar=self.reg_covar, max_iter=0, n_init=1,
             init_params=self.init_params, user_init=user_init, random_state=rng,
         )
         self.converged_, self.n_iter_, self.n_recoveries_ = False, 0, 0

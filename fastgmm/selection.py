@@ -23,9 +23,9 @@ from sklearn.exceptions import ConvergenceWarning
 from ._parallel import num_threads
 from ._validation import check_sample_weight, check_X
 from .em import FitFailedError
-from .mixture import GaussianMixture, RecoveryWarning, fitted_factors
+from .mixture import GaussianMixture, RecoveryWarning, fitted_factors, fitted_params
 from .missing import has_missing, score_missing
-from .params import COVARIANCE_TYPES, GMMParams, n_parameters
+from .params import COVARIANCE_TYPES, n_parameters
 from .stats import score
 
 __all__ = [
@@ -116,9 +116,7 @@ def criteria(
     """
     with num_threads(None if gm.n_threads is None else int(gm.n_threads)):
         if getattr(gm, "missing", "raise") == "marginalize" and has_missing(X):
-            params = GMMParams(np.asarray(gm.weights_, np.float64), np.asarray(gm.means_, np.float64),
-                               np.asarray(gm.covariances_, np.float64), gm.covariance_type)
-            ll, entropy = score_missing(X, params, sw=sw, labels=labels_out, entropy=True)
+            ll, entropy = score_missing(X, fitted_params(gm), sw=sw, labels=labels_out, entropy=True)
         else:
             ll, entropy = score(X, fitted_factors(gm), sw=sw, labels=labels_out, entropy=True)
     n = float(X.shape[0] if sw is None else sw.sum())
