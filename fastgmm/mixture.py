@@ -484,11 +484,9 @@ class GaussianMixture(BaseMixture):
         self.n_threads = n_threads
 
     # ------------------------------------------------------------------ checks
-    #: what each constructor parameter may be: scikit-learn's constraints
-    #: (``BaseMixture`` / ``GaussianMixture._parameter_constraints``; the
-    #: strings in the order of scikit-learn's source, see
-    #: :class:`fastgmm._validation.StrOptions`), plus ``n_threads``. (Not named ``_parameter_constraints``: scikit-learn's
-    #: own machinery reads that name.)
+    #: the common constraints plus scikit-learn's ``GaussianMixture`` ones (strings in the
+    #: order of its source, see :class:`fastgmm._validation.StrOptions`) and the streaming
+    #: and missing-value parameters
     _CONSTRAINTS = {
         **BaseMixture._CONSTRAINTS,
         "covariance_type": (StrOptions(("full", "tied", "diag", "spherical")),),
