@@ -40,6 +40,10 @@ JIT = dict(cache=CACHE, fastmath=FASTMATH, nogil=True, error_model="numpy")
 #: tuple by value (flattened to ~150 words) per block made a pass at d = 2 70%
 #: slower on one thread
 STAGE = dict(JIT, inline="always")
+#: options for kernels called only from compiled code: no wrappers to call them
+#: from Python (the wrapper of a function taking or returning the named tuples
+#: boxes two dozen arrays: 0.45 s of the cold first fit)
+INNER = dict(JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 #: rows per inner block (the unit the inner loops vectorise over) are chosen so
 #: that each of the block's d x rows work arrays stays near this many bytes
 #: (64 KiB: at d = 64, 128-row blocks ran the pass 12% faster than 64-row ones)

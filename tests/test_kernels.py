@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numba import njit
 from numpy.testing import assert_allclose, assert_array_equal
 
 import fastgmm
 from fastgmm import _config
 from fastgmm._kernels.linalg import _cholesky_inv
+from fastgmm._kernels.mathfn import _exp_block, _log_block
+from fastgmm._kernels.tiles import _accumulate as _tiles_accumulate
+from fastgmm._kernels.tiles import _dots as _tiles_dots
 from fastgmm.em import fit as em_fit
 from fastgmm.params import GMMParams, factorize
 from fastgmm.sources import ArrayData as Data
@@ -500,13 +504,34 @@ def test_tight_component_next_to_wide_one(dtype, ct, offset):
 
 
 # ------------------------------------------------------------ polynomial exp/log
+# the kernels below are compiled-code only (no Python wrapper): called through these
+
+
+@njit
+def _exp_block_py(t, m, out, acc, bits, n):
+    _exp_block(t, m, out, acc, bits, n)
+
+
+@njit
+def _log_block_py(s, out, bits, n):
+    _log_block(s, out, bits, n)
+
+
+@njit
+def _dots_py(phi, d, nb, a, d4, out, tri, ss):
+    _tiles_dots(phi, d, nb, a, d4, out, tri, ss)
+
+
+@njit
+def _accumulate_py(phi, d, nb, rw, d4, t, tri, zero):
+    _tiles_accumulate(phi, d, nb, rw, d4, t, tri, zero)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_exp_and_log_polynomials_match_numpy(dtype):
     """The kernels' own exp (for t <= 0) and log (for s in [1, C]) against
     NumPy's, in float64 and float32; exp underflows to exactly 0."""
-    from fastgmm._kernels.mathfn import _exp32, _exp64, _log32, _log64
-
-    exp, log = (_exp64, _log64) if dtype == np.float64 else (_exp32, _log32)
+    exp, log = _exp_block_py, _log_block_py  # the dtype picks _exp64 / _exp32 (and log)
     ulp = np.finfo(dtype).eps
     rng = np.random.RandomState(0)
     t = np.concatenate([-rng.exponential(20.0, 3000), [0.0, -1e-30, -0.5, -700.0, -1e4, -np.inf]]).astype(dtype)
@@ -545,7 +570,9 @@ def test_exp_and_log_polynomials_match_numpy(dtype):
 def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
     # _dots runs register tiles of TILE_BYTES of points, so a block whose
     # length is not a multiple of the tile reads and writes the rows' padding
-    from fastgmm._kernels.tiles import TILE_BYTES, _dots
+    from fastgmm._kernels.tiles import TILE_BYTES
+
+    _dots = _dots_py
 
     rng = np.random.RandomState(d * 1000 + nb)
     d4 = -(-d // 4) * 4
@@ -573,7 +600,9 @@ def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
 @pytest.mark.parametrize("tri", [True, False])
 def test_accumulate_tiles_match_numpy(dtype, d, nb, tri):
     # second moments by 4 x 2 reductions along points; junk past nb is never read
-    from fastgmm._kernels.tiles import TILE_BYTES, _accumulate
+    from fastgmm._kernels.tiles import TILE_BYTES
+
+    _accumulate = _accumulate_py
 
     rng = np.random.RandomState(d * 1000 + nb)
     d4 = -(-d // 4) * 4

@@ -14,12 +14,12 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .._config import JIT, STAGE
+from .._config import INNER, JIT, STAGE
 from .models import DiagModel, FullModel, SphericalModel, TiedModel
 from .tiles import _accumulate
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _weigh(src_k, fw, nb, rw):
     """``rw = src_k * fw`` and its sum (float64)."""
     tot = 0.0
@@ -30,7 +30,7 @@ def _weigh(src_k, fw, nb, rw):
     return tot
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
     """``s1 += sum rw (x - s)`` and the lower triangle of ``s2 += sum rw (x -
     s)(x - s)^T`` for ``d <= 4`` (full): one sweep along points with the sums
@@ -118,7 +118,7 @@ def _acc_full(model, w, nb, src, fw, nk, s1, s2):
     _acc_full_arrays(model, w.Xt, w.D, w.RD, w.rw, w.zero, nb, src, fw, nk, s1, s2)
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _acc_full_arrays(model, Xt, D, RD, rw, zero, nb, src, fw, nk, s1, s2):
     """:func:`_acc_full` on the arrays it uses (a call, as :func:`fastgmm._kernels.logprob._lp_full_arrays`)."""
     C, d = model.means.shape

@@ -7,10 +7,10 @@ data that the caller has whitened.
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import INNER, JIT
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _ward_cost(cent, size, a, b):
     """Increase of the within-cluster sum of squares when clusters a and b merge."""
     s = 0.0
@@ -20,7 +20,7 @@ def _ward_cost(cent, size, a, b):
     return size[a] * size[b] / (size[a] + size[b]) * s
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _nearest(cent, size, active, n_ids, a):
     """The active cluster nearest to ``a`` by Ward's cost (the lowest id on ties)."""
     best = np.inf

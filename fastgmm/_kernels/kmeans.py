@@ -8,10 +8,10 @@ They have the drivers' signature ``(X, sw, model, io, c, lo, hi, block, acc)``
 import numpy as np
 from numba import njit
 
-from .._config import JIT
+from .._config import INNER, JIT
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _sqdist(X, n, c):
     d = X.shape[1]
     s = 0.0

@@ -5,12 +5,12 @@ covariance type (:data:`STAGES`, by model type).
 
 from numba import njit
 
-from .._config import JIT, STAGE
+from .._config import INNER, JIT, STAGE
 from .models import DiagModel, FullModel, SphericalModel, TiedModel
 from .tiles import _dots
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _lp_small(Xt, d, nb, m, A, ck, zero, ssx, out):
     """``out[b] = ck - ||A (x_b - m)||^2 / 2`` for ``d <= 4`` (full), in one
     sweep along points with everything in registers. Two variants, d <= 2 and
@@ -65,7 +65,7 @@ def _lp_full(model, w, nb):
     _lp_full_arrays(model, w.Xt, w.D, w.Z, w.ssx, w.lp, w.zero, nb)
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _lp_full_arrays(model, Xt, D, Z, ssx, lp, zero, nb):
     """:func:`_lp_full` on the arrays it uses: a call, not inlined (inlined, the
     pass at d = 32 was 10% slower), that passes five arrays rather than the

@@ -10,14 +10,14 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .._config import JIT
+from .._config import INNER, JIT
 
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LOG2E = 1.4426950408889634
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _exp64(t, m, out, acc, bits, n):
     """``out[:n] = exp(t[:n] - m[:n])`` for ``t <= m``, and ``acc[:n] += out[:n]``;
     0 below -708 (and for NaN).
@@ -60,7 +60,7 @@ _SQRT2 = 1.4142135623730951
 _LN2 = 0.6931471805599453
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _log64(s, out, bits, n):
     """``out[:n] = log(s[:n])`` for finite ``s > 0`` (here sums of exps in [1, C]).
 
@@ -104,7 +104,7 @@ _FL = [np.float32(1.0 / v) for v in (3, 5, 7, 9)]
 _FL3, _FL5, _FL7, _FL9 = _FL
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _exp32(t, m, out, acc, bits, n):
     """float32 :func:`_exp64`: degree-7 polynomial (about 1 ulp), 2^k from
     int32 exponent bits (``bits`` is an int64 buffer of at least n/2); 0
@@ -126,7 +126,7 @@ def _exp32(t, m, out, acc, bits, n):
         acc[i] += v
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _log32(s, out, bits, n):
     """float32 :func:`_log64` (series to t^9: within about 1 ulp)."""
     sb = s.view(np.int32)

@@ -11,7 +11,7 @@ is found by counting (a float min reduction does not vectorise without nnan).
 import numpy as np
 from numba import njit
 
-from .._config import STAGE
+from .._config import INNER, STAGE
 from .mathfn import _exp_block, _log_block
 
 
@@ -43,7 +43,7 @@ def _component_max(w, nb, C, want_lab):
     return src, asrc
 
 
-@njit(**STAGE)
+@njit(**INNER)
 def _normalise(w, nb, C, src, worst_in):
     """Log-sum-exp with the maximum ``src`` subtracted: ``w.logs`` the point
     log-likelihoods, ``w.e = exp(lp - max)``, ``w.tx = 1 / sum_k e`` and

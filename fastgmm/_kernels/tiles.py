@@ -13,7 +13,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .._config import JIT
+from .._config import INNER, JIT
 
 
 def _c_arrays(ndim, *tys) -> bool:
@@ -107,7 +107,7 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
     return sig, codegen
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _dots(Phi, F, nb, A, C4, out, tri, ss):
     """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (a multiple of 4), and
     ``ss[b] = sum_k out[k, b]^2`` when ``ss`` has rows (summed while each tile
@@ -127,7 +127,7 @@ def _dots(Phi, F, nb, A, C4, out, tri, ss):
             _tile4(Phi, A, out, ss, k, b0, pend, want_ss)
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
     """``T[k, p] += RW[k, :nb] . Phi[p, :nb]`` for k < C4, p < F.
 

@@ -3,12 +3,12 @@
 import numpy as np
 from numba import njit
 
-from .._config import JIT, STAGE
+from .._config import INNER, JIT, STAGE
 from .models import Work
 from .tiles import TILE_BYTES
 
 
-@njit(**JIT)
+@njit(**INNER)
 def _work(X, C, block):
     """Work arrays for blocks of ``block`` rows of X and ``C`` components.
 
