@@ -105,7 +105,7 @@ def initial_assignments(data: ArrayData, n_components: int, init_params: str, rn
 
 
 def hc_labels(data: ArrayData, n_components: int, rng: np.random.RandomState, tree=None) -> np.ndarray:
-    """int32 labels of every row from a Ward tree cut at ``n_components``
+    """int32 labels of every row from a hierarchical tree cut at ``n_components``
     (:mod:`fastgmm.hc`; ``tree`` when given, else one built from ``rng``): the
     agglomerated rows keep the tree's clusters; the others go to the nearest
     cluster mean in the data's Mahalanobis metric."""

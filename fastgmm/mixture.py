@@ -398,8 +398,9 @@ class GaussianMixture(BaseMixture):
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
         Initialisation of the responsibilities. 'kmeans' runs fastgmm's own Numba
         k-means (k-means++ seeding and Lloyd iterations); 'hc' (not in
-        scikit-learn) cuts a Ward agglomeration of the whitened data, as mclust
-        starts from a hierarchical partition (:mod:`fastgmm.hc`).
+        scikit-learn) cuts the agglomeration of the SVD-whitened data by the
+        unconstrained Gaussian ('VVV') criterion: mclust's default start
+        (:mod:`fastgmm.hc`; at most 2,000 rows, a seeded sample above).
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None

@@ -297,3 +297,36 @@ def missing_impute(X, weights, means, covariances, covariance_type="full"):
     """Each NaN replaced by sum_k r_k(x_o) E[x_m | x_o, k]."""
     _, resp, xhat, _ = missing_e_step(X, weights, means, covariances, covariance_type)
     return np.einsum("nk,nkd->nd", resp, xhat)
+
+
+def vvv_term(rows: np.ndarray, alpha: float) -> float:
+    """Fraley's (1998) regularised 'VVV' classification term of one cluster of
+    unit-weight rows: ``n log(|W/n| + (tr W + alpha)/n)``, with ``|W/n|`` taken
+    as 0 when the cluster has at most as many rows as dimensions."""
+    n, p = rows.shape
+    D = rows - rows.mean(axis=0)
+    W = D.T @ D
+    det = 0.0 if n <= p else max(np.linalg.det(W / n), 0.0)
+    return n * np.log(det + (np.trace(W) + alpha) / n)
+
+
+def vvv_agglomeration(Z: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Greedy agglomeration by the 'VVV' criterion down to ``n_clusters``, every
+    pair's cost recomputed from its rows at every step (labels by cluster)."""
+    m, p = Z.shape
+    alpha = ((Z - Z.mean(axis=0)) ** 2).sum() / (m * p)
+    clusters = [[i] for i in range(m)]
+    while len(clusters) > n_clusters:
+        best = None
+        for a in range(len(clusters)):
+            for b in range(a):
+                u = clusters[a] + clusters[b]
+                c = vvv_term(Z[u], alpha) - vvv_term(Z[clusters[a]], alpha) - vvv_term(Z[clusters[b]], alpha)
+                if best is None or c < best[0]:
+                    best = (c, a, b)
+        _, a, b = best
+        clusters[b] = clusters[b] + clusters.pop(a)
+    labels = np.empty(m, np.int64)
+    for k, members in enumerate(clusters):
+        labels[members] = k
+    return labels

@@ -1,5 +1,7 @@
-"""The hierarchical start (init_params='hc'): Ward's agglomeration against
-SciPy's, cutting the tree, and fits started from it."""
+"""The hierarchical start (init_params='hc'): the 'VVV' agglomeration against
+a naive one (tests/naive.py), Ward's against SciPy's, cutting the trees, and
+fits started from them. (tests/test_mclust.py compares the 'VVV' tree with
+mclust's own.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ from numpy.testing import assert_array_equal
 from scipy.cluster.hierarchy import fcluster, linkage
 
 from fastgmm import GaussianMixture
-from fastgmm.hc import _whiten, hc_tree
+from fastgmm.hc import _whiten, hc_tree, row_cap
+
+from naive import vvv_agglomeration
 
 
 def _same_partition(a, b):
@@ -25,7 +29,7 @@ def _same_partition(a, b):
 def test_ward_cut_equals_scipy(seed, k):
     rng = np.random.RandomState(seed)
     X = np.vstack([rng.randn(40, 3) * s + c for s, c in ((1.0, 0), (0.5, 4), (2.0, -6))])
-    tree = hc_tree(X, None, rng)
+    tree = hc_tree(X, None, rng, criterion="ward")
     Z = _whiten(X)
     ref = fcluster(linkage(Z, method="ward"), k, criterion="maxclust")
     got = tree.labels(k)
@@ -37,10 +41,30 @@ def test_integer_weights_act_as_repeated_rows_in_the_merge_costs():
     rng = np.random.RandomState(3)
     X = rng.randn(30, 2)
     w = rng.randint(1, 4, 30).astype(float)
-    a = hc_tree(X, w, rng).labels(4)
+    a = hc_tree(X, w, rng, criterion="ward").labels(4)
     # the same costs from repeated points would merge the copies first (cost 0);
     # here: the weighted tree's partition is a valid partition of the 30 rows
     assert a.shape == (30,) and set(a.tolist()) == set(range(4))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("p", [2, 3])
+def test_vvv_cut_equals_naive_greedy_agglomeration(seed, p):
+    rng = np.random.RandomState(seed)
+    X = np.vstack([rng.randn(12, p) @ rng.randn(p, p) + 4 * c for c in range(3)])
+    tree = hc_tree(X, None, rng)  # 'vvv' is the default, as in mclust
+    Z = _whiten(X)
+    for k in (1, 2, 3, 5, 12, 35):
+        got = tree.labels(k)
+        assert set(got.tolist()) == set(range(k))
+        assert _same_partition(got, vvv_agglomeration(Z, k)), k
+
+
+def test_hc_criterion_is_checked_and_the_vvv_sample_shrinks_with_width():
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        hc_tree(np.zeros((5, 2)), None, np.random.RandomState(0), criterion="EII")
+    assert row_cap(8) == row_cap(30) == row_cap(64, "ward") == 2000
+    assert 100 <= row_cap(64) < row_cap(40) < 2000
 
 
 def test_sample_above_max_rows_is_seeded_and_cut_for_every_k():
