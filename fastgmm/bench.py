@@ -1,14 +1,23 @@
-"""``fastgmm bench``: fastgmm and scikit-learn side by side, same process, same init.
+"""``fastgmm bench``: fastgmm against its peers, per EM iteration, same start.
 
-For each shape it warms both libraries up, then times EM iterations from the
-same parameters (fastgmm: factorize + fused pass + M-step; scikit-learn:
-``_e_step`` + ``_m_step``; with ``--model bayesian`` the variational
-iteration of ``BayesianGaussianMixture`` from the same random start, its bound
-included), and reports the median ms per iteration, the ratio,
-GFLOP/s (``2 N C d (d+1)`` flops per full-covariance iteration), the DGEMM rate
-of this machine measured in the same run, the peak resident memory each
-library adds, and the difference of their log-likelihoods (or bounds) after
-that iteration (which must agree: the runner fails loudly otherwise).
+For each shape the runner times EM iterations from the same parameters:
+fastgmm (factorize + fused pass + M-step) in this process, and each peer in
+a process of its own, so that one library's thread pool never competes with
+another's:
+
+- ``sklearn``: scikit-learn's ``_e_step`` + ``_m_step``; with ``--model
+  bayesian`` the variational iteration of ``BayesianGaussianMixture`` from
+  the same random start, its bound included.
+- ``onedal``: Intel oneDAL's ``em_gmm`` (``daal4py``, from the optional
+  ``pip install scikit-learn-intelex``) with one iteration, for the full and
+  diagonal covariances it supports.
+
+It reports the median ms per iteration, each peer's ratio, GFLOP/s
+(``2 N C d (d+1)`` flops per full-covariance iteration), the DGEMM rate of
+this machine measured in the same run, the peak resident memory each library
+adds, and the relative difference of each peer's log-likelihood (or bound)
+after that iteration from fastgmm's (which must agree: the runner fails
+loudly otherwise).
 
 For a fair comparison run it with ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
 unset in that command (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE fastgmm bench``):
@@ -21,10 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import importlib.util
 import platform
+import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -45,6 +56,22 @@ QUICK_SHAPES = [
 ]
 
 
+PEERS = ("sklearn", "onedal")
+_PEER_TYPES = {"sklearn": ("full", "tied", "diag", "spherical"), "onedal": ("full", "diag")}
+
+
+@dataclass
+class PeerTiming:
+    """One peer at one shape: median ms per iteration, its ratio to fastgmm's
+    (``ms / fastgmm_ms``), the peak memory it added and the relative difference
+    of its log-likelihood (or bound) from fastgmm's. NaN where it was not run."""
+
+    ms: float = float("nan")
+    ratio: float = float("nan")
+    peak_mb: float = float("nan")
+    loglik_rel_diff: float = float("nan")
+
+
 @dataclass
 class Result:
     n: int
@@ -54,17 +81,36 @@ class Result:
     dtype: str
     threads: int
     fastgmm_ms: float
-    sklearn_ms: float
-    ratio: float
     gflops: float
     dgemm_gflops: float
     fastgmm_peak_mb: float
-    sklearn_peak_mb: float
-    loglik_rel_diff: float
+    peers: dict[str, PeerTiming] = field(default_factory=dict)
+
+    def _peer(self, name: str) -> PeerTiming:
+        return self.peers.get(name, PeerTiming())
+
+    @property
+    def sklearn_ms(self) -> float:
+        return self._peer("sklearn").ms
+
+    @property
+    def ratio(self) -> float:
+        """scikit-learn's ms over fastgmm's."""
+        return self._peer("sklearn").ratio
+
+    @property
+    def sklearn_peak_mb(self) -> float:
+        return self._peer("sklearn").peak_mb
+
+    @property
+    def loglik_rel_diff(self) -> float:
+        return self._peer("sklearn").loglik_rel_diff
 
 
-def machine_info(threads: list[int] | None = None) -> dict:
-    """CPU, cores, library versions, BLAS kernel (threadpoolctl) and warnings."""
+def machine_info(threads: list[int] | None = None, peers: tuple[str, ...] = ()) -> dict:
+    """CPU, cores, library versions (the peers' too), the CPU LLVM compiles
+    for, BLAS kernel (threadpoolctl) and warnings."""
+    import llvmlite.binding as llvm
     import numba
     import sklearn
 
@@ -85,6 +131,9 @@ def machine_info(threads: list[int] | None = None) -> dict:
         "numpy": np.__version__,
         "numba": numba.__version__,
         "scikit-learn": sklearn.__version__,
+        "scikit-learn-intelex": _version("scikit-learn-intelex") if "onedal" in peers else None,
+        "daal": _version("daal") if "onedal" in peers else None,
+        "llvm_host_cpu": llvm.get_host_cpu_name(),
         "fastgmm_parallelism": f"Numba parallel=True runner over fixed row chunks ({numba.config.THREADING_LAYER} layer requested)",
         "threads": threads,
         "blas": [],
@@ -107,6 +156,25 @@ def machine_info(threads: list[int] | None = None) -> dict:
                 f"(architecture above); unset it in this command for a fair comparison"
             )
     return info
+
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def _threading_layer() -> str:
+    """The layer Numba's parallel kernels ran on in this process."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:
+        return "not started"
 
 
 def _peak_rss_reset() -> bool:
@@ -188,26 +256,30 @@ def _init_covariances(cov, c, covariance_type):
     }[covariance_type]()
 
 
-def _gmm_pair(X, w0, m0, cov0, covariance_type, reg):
-    """``(fastgmm_iter, sklearn_iter)``: one EM iteration of each from the shared
-    initial parameters, each returning the log-likelihood sum."""
-    from sklearn.mixture import GaussianMixture as SkGMM
-    from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
-
+def _fastgmm_iter(X, w0, m0, cov0, covariance_type, reg):
+    """One fastgmm EM iteration from the shared start; returns the log-likelihood sum."""
     from .params import GMMParams, factorize
     from .stats import em_stats, m_step
 
     eps = float(np.finfo(X.dtype).eps)
     p0 = GMMParams(w0, m0, cov0, covariance_type)
 
-    def fg_iter():
+    def it():
         st = em_stats(X, None, factorize(p0))
         m_step(st, covariance_type, reg, eps)
         return st.ll
 
+    return it
+
+
+def _sklearn_iter(X, w0, m0, cov0, covariance_type, reg):
+    """One scikit-learn EM iteration (``_e_step`` + ``_m_step``) from the shared start."""
+    from sklearn.mixture import GaussianMixture as SkGMM
+    from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+
     sk = SkGMM(len(w0), covariance_type=covariance_type, reg_covar=reg)
 
-    def sk_iter():
+    def it():
         sk.weights_ = w0.astype(X.dtype)
         sk.means_ = m0.astype(X.dtype)
         sk.covariances_ = cov0.astype(X.dtype)
@@ -216,15 +288,34 @@ def _gmm_pair(X, w0, m0, cov0, covariance_type, reg):
         sk._m_step(X, log_resp)
         return ll * X.shape[0]
 
-    return fg_iter, sk_iter
+    return it
 
 
-def _bayesian_pair(X, c, covariance_type, reg):
-    """``(fastgmm_iter, sklearn_iter)`` of the variational mixture: one
-    iteration (E-step, M-step, bound) of each from the same 'random'
-    initialisation (random_state 0), each returning the bound."""
-    from sklearn.mixture import BayesianGaussianMixture as SkBGMM
+def _onedal_iter(X, w0, m0, cov0, covariance_type, reg):
+    """One iteration of oneDAL's ``em_gmm`` from the shared start; its goal
+    function is the log-likelihood sum at the start, as fastgmm's pass gives."""
+    import daal4py as d4p
 
+    c = len(w0)
+    full = covariance_type == "full"
+    fp = "double" if X.dtype == np.float64 else "float"
+    alg = d4p.em_gmm(
+        nComponents=c, maxIterations=1, accuracyThreshold=0.0, fptype=fp,
+        covarianceStorage="full" if full else "diagonal",
+    )
+    weights = np.ascontiguousarray(w0[None, :], dtype=X.dtype)
+    means = np.ascontiguousarray(m0, dtype=X.dtype)
+    covs = [np.ascontiguousarray(cov0[k] if full else cov0[k][None, :], dtype=X.dtype) for k in range(c)]
+
+    def it():
+        return float(alg.compute(X, weights, means, covs).goalFunction[0, 0])
+
+    return it
+
+
+def _bayesian_fastgmm_iter(X, c, covariance_type, reg):
+    """One fastgmm variational iteration (E-step, M-step, bound) from the
+    'random' initialisation with random_state 0; returns the bound."""
     from . import variational
     from .sources import ArrayData
     from .stats import gaussian_parameters
@@ -233,63 +324,118 @@ def _bayesian_pair(X, c, covariance_type, reg):
     priors = variational.default_priors("dirichlet_process", covariance_type, c, data.moments, data.n, X.dtype)
     state0 = variational.initial_state(data, c, covariance_type, "random", reg, priors, np.random.RandomState(0))
 
-    def fg_iter():
+    def it():
         st = data.stats(state0.factors, entropy=True)
         nk, xk, sk_ = gaussian_parameters(st, covariance_type, reg, data.eps)
         return variational.lower_bound(variational.update(nk, xk, sk_, priors, covariance_type), st.entropy, priors)
+
+    return it
+
+
+def _bayesian_sklearn_iter(X, c, covariance_type, reg):
+    """scikit-learn's variational iteration from the same start as
+    :func:`_bayesian_fastgmm_iter`; returns the bound."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBGMM
 
     sk = SkBGMM(n_components=c, covariance_type=covariance_type, reg_covar=reg, init_params="random")
     sk._check_parameters(X)
     sk._initialize_parameters(X, np.random.RandomState(0))
     sk0 = sk._get_parameters()
 
-    def sk_iter():
+    def it():
         sk._set_parameters(sk0)
         ll, log_resp = sk._e_step(X)
         sk._m_step(X, log_resp)
         return float(np.ravel(sk._compute_lower_bound(log_resp, ll))[0])
 
-    return fg_iter, sk_iter
+    return it
 
 
-def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, model="gmm") -> Result:
-    """Time one shape: one iteration of each library from the same start, ``n_iter``
-    times; raises RuntimeError when the two disagree on that iteration's
-    log-likelihood (``model='gmm'``) or variational bound (``'bayesian'``)."""
-    from ._parallel import num_threads
+_GMM_ITERS = {"fastgmm": _fastgmm_iter, "sklearn": _sklearn_iter, "onedal": _onedal_iter}
+_BAYES_ITERS = {"fastgmm": _bayesian_fastgmm_iter, "sklearn": _bayesian_sklearn_iter}
+_REG = 1e-6
 
+
+def _thread_limit(library: str, threads: int):
+    """A context limiting ``library``'s threads (fastgmm's kernels and BLAS, or oneDAL's)."""
+    from contextlib import ExitStack
+
+    stack = ExitStack()
+    if library == "fastgmm":
+        from ._parallel import num_threads
+
+        stack.enter_context(num_threads(threads))
+    elif library == "onedal":
+        import daal4py as d4p
+
+        d4p.daalinit(threads)
+    stack.enter_context(_blas_limit(threads))
+    return stack
+
+
+def time_library(library, n, d, c, covariance_type, dtype, threads, n_iter=5, model="gmm") -> dict:
+    """Time ``library`` ('fastgmm' or a name in :data:`PEERS`) at one shape in
+    this process: a warm-up iteration, then ``n_iter`` timed ones, then one
+    measuring peak memory. Returns ``{"ms", "ll", "peak_mb"}`` (median ms,
+    log-likelihood or bound of the iteration)."""
     X, w0, m0, cov = make_data(n, d, c, dtype)
-    reg = 1e-6
-    with num_threads(threads), _blas_limit(threads):
+    with _thread_limit(library, threads):
         if model == "bayesian":
-            fg_iter, sk_iter = _bayesian_pair(X, c, covariance_type, reg)
+            it = _BAYES_ITERS[library](X, c, covariance_type, _REG)
         else:
-            fg_iter, sk_iter = _gmm_pair(X, w0, m0, _init_covariances(cov, c, covariance_type), covariance_type, reg)
-        ll_fg, ll_sk = fg_iter(), sk_iter()  # also the warm-up
-        rel = abs(ll_fg - ll_sk) / abs(ll_sk)
-        tol = 1e-8 if dtype == np.float64 else 1e-3
+            it = _GMM_ITERS[library](X, w0, m0, _init_covariances(cov, c, covariance_type), covariance_type, _REG)
+        ll = it()  # also the warm-up
+        times = []
+        for _ in range(n_iter):
+            t = time.perf_counter()
+            it()
+            times.append(time.perf_counter() - t)
+        peak = _peak_added_mb(it)
+    return {"ms": 1e3 * float(np.median(times)), "ll": float(ll), "peak_mb": peak}
+
+
+def _time_in_process(peer, n, d, c, covariance_type, dtype, threads, n_iter, model) -> dict:
+    """:func:`time_library` for ``peer`` in a fresh Python process (its own thread pools)."""
+    cmd = [
+        sys.executable, "-m", "fastgmm.bench", "--worker", peer,
+        "--shapes", f"{n},{d},{c},{covariance_type}", "--dtype", np.dtype(dtype).name,
+        "--threads", str(threads), "--iters", str(n_iter), "--model", model,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = " ".join(proc.stderr.strip().splitlines()[-1:]) or f"exit status {proc.returncode}"
+        raise RuntimeError(f"the {peer} peer failed at {(n, d, c, covariance_type)}: {tail}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def peer_supports(peer: str, covariance_type: str, model: str = "gmm") -> bool:
+    """Whether ``peer`` has an iteration for this covariance type and model."""
+    if model == "bayesian":
+        return peer == "sklearn"
+    return covariance_type in _PEER_TYPES[peer]
+
+
+def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, model="gmm", peers=("sklearn",)) -> Result:
+    """Time one shape: fastgmm here, each of ``peers`` in its own process, each
+    for ``n_iter`` iterations from the same start. Raises RuntimeError when a
+    peer's log-likelihood (``model='gmm'``) or variational bound
+    (``'bayesian'``) after that iteration disagrees with fastgmm's."""
+    fg = time_library("fastgmm", n, d, c, covariance_type, dtype, threads, n_iter, model)
+    tol = 1e-8 if np.dtype(dtype) == np.float64 else 1e-3
+    timings = {}
+    for peer in peers:
+        if not peer_supports(peer, covariance_type, model):
+            timings[peer] = PeerTiming()
+            continue
+        time.sleep(0.3)  # let the threads of the last process go idle
+        r = _time_in_process(peer, n, d, c, covariance_type, dtype, threads, n_iter, model)
+        rel = abs(fg["ll"] - r["ll"]) / abs(r["ll"])
         if not rel < tol:
             raise RuntimeError(
-                f"fastgmm and scikit-learn disagree at {(n, d, c, covariance_type)}: "
-                f"{ll_fg!r} vs {ll_sk!r} (relative {rel:.2e} > {tol:g})"
+                f"fastgmm and {peer} disagree at {(n, d, c, covariance_type)}: "
+                f"{fg['ll']!r} vs {r['ll']!r} (relative {rel:.2e} > {tol:g})"
             )
-        t_fg, t_sk = [], []
-        # one library's iterations back to back, then the other's: OpenBLAS's
-        # threads keep spinning for a while after scikit-learn's calls, and
-        # interleaving would make them compete with fastgmm's pool
-        time.sleep(0.3)  # let BLAS threads from the check go idle
-        for _ in range(n_iter):
-            t = time.perf_counter()
-            fg_iter()
-            t_fg.append(time.perf_counter() - t)
-        for _ in range(n_iter):
-            t = time.perf_counter()
-            sk_iter()
-            t_sk.append(time.perf_counter() - t)
-        peak_fg = _peak_added_mb(fg_iter)
-        peak_sk = _peak_added_mb(sk_iter)
-    fg_ms = 1e3 * float(np.median(t_fg))
-    sk_ms = 1e3 * float(np.median(t_sk))
+        timings[peer] = PeerTiming(r["ms"], r["ms"] / fg["ms"], r["peak_mb"], float(rel))
     flops = {
         "full": 2.0 * n * c * d * (d + 1),
         "tied": 2.0 * n * (d * (d + 1) + c * d),
@@ -297,9 +443,22 @@ def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, model="gmm")
         "spherical": 2.0 * n * c * 3 * d,
     }[covariance_type]
     return Result(
-        n, d, c, covariance_type, np.dtype(dtype).name, threads, fg_ms, sk_ms, sk_ms / fg_ms,
-        flops / (fg_ms / 1e3) / 1e9, float("nan"), peak_fg, peak_sk, float(rel),
+        n, d, c, covariance_type, np.dtype(dtype).name, threads, fg["ms"],
+        flops / (fg["ms"] / 1e3) / 1e9, float("nan"), fg["peak_mb"], timings,
     )
+
+
+def parse_peers(text: str, model: str = "gmm") -> tuple[str, ...]:
+    """``"sklearn,onedal"`` -> ('sklearn', 'onedal'); checks each can run here."""
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    for p in names:
+        if p not in PEERS:
+            raise ValueError(f"--peers: unknown peer {p!r}; choose from {', '.join(PEERS)}")
+    if model == "bayesian" and "onedal" in names:
+        raise ValueError("--peers: onedal has no variational Bayesian mixture; use --peers sklearn")
+    if "onedal" in names and importlib.util.find_spec("daal4py") is None:
+        raise ValueError("--peers: onedal needs daal4py: pip install scikit-learn-intelex")
+    return names
 
 
 def parse_shapes(text: str) -> list[tuple[int, int, int, str]]:
@@ -327,25 +486,56 @@ def parse_shapes(text: str) -> list[tuple[int, int, int, str]]:
     return shapes
 
 
+def _peer_names(results: list[Result]) -> list[str]:
+    return list(dict.fromkeys(p for r in results for p in r.peers))
+
+
+def _fmt(x: float, spec: str, suffix: str = "") -> str:
+    return "n/a" if x != x else f"{x:{spec}}{suffix}"
+
+
 def to_markdown(results: list[Result], info: dict) -> str:
+    """The results as a Markdown table under one line naming the machine."""
+    peers = _peer_names(results)
+    versions = ", ".join(f"{k} {info[k]}" for k in ("numba", "numpy", "scikit-learn", "scikit-learn-intelex", "daal") if info.get(k))
+    blas = ", ".join(
+        b["internal_api"] + " " + str(b["version"]) + " " + str(b["architecture"]) for b in info["blas"]
+    ) or "unknown"
+    head = ["N", "d", "C", "covariance", "dtype", "threads", "fastgmm ms/iter"]
+    head += [h for p in peers for h in (f"{p} ms/iter", f"vs {p}")]
+    head += ["GFLOP/s", "DGEMM GFLOP/s", "peak MB fastgmm"] + [f"peak MB {p}" for p in peers]
+    head += [f"loglik rel. diff {p}" for p in peers]
     lines = [
-        f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores), "
-        f"numba {info['numba']}, numpy {info['numpy']}, scikit-learn {info['scikit-learn']}, "
-        f"BLAS {', '.join(b['internal_api'] + ' ' + str(b['version']) + ' ' + str(b['architecture']) for b in info['blas']) or 'unknown'}.",
+        f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores), {versions}, BLAS {blas}.",
         "",
-        "| N | d | C | covariance | dtype | threads | fastgmm ms/iter | sklearn ms/iter | speed-up | GFLOP/s | DGEMM GFLOP/s | peak MB fastgmm | peak MB sklearn | loglik rel. diff |",
-        "|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" if h in ("covariance", "dtype") else "---:" for h in head) + "|",
     ]
     for r in results:
-        lines.append(
-            f"| {r.n:,} | {r.d} | {r.c} | {r.covariance_type} | {r.dtype} | {r.threads} | "
-            f"{r.fastgmm_ms:.1f} | {r.sklearn_ms:.1f} | {r.ratio:.1f}x | {r.gflops:.1f} | "
-            f"{r.dgemm_gflops:.1f} | {r.fastgmm_peak_mb:.1f} | {r.sklearn_peak_mb:.1f} | {r.loglik_rel_diff:.1e} |"
-        )
+        t = [r._peer(p) for p in peers]
+        row = [f"{r.n:,}", str(r.d), str(r.c), r.covariance_type, r.dtype, str(r.threads), f"{r.fastgmm_ms:.1f}"]
+        row += [s for pt in t for s in (_fmt(pt.ms, ".1f"), _fmt(pt.ratio, ".1f", "x"))]
+        row += [f"{r.gflops:.1f}", f"{r.dgemm_gflops:.1f}", f"{r.fastgmm_peak_mb:.1f}"]
+        row += [_fmt(pt.peak_mb, ".1f") for pt in t] + [_fmt(pt.loglik_rel_diff, ".1e") for pt in t]
+        lines.append("| " + " | ".join(row) + " |")
     for wmsg in info.get("warnings", []):
         lines.append("")
         lines.append(f"Warning: {wmsg}")
     return "\n".join(lines)
+
+
+def _line(r: Result) -> str:
+    """One result as a line of plain text."""
+    s = (
+        f"N={r.n:>9,} d={r.d:>3} C={r.c:>3} {r.covariance_type:<9} threads={r.threads:<2} "
+        f"fastgmm {r.fastgmm_ms:9.1f} ms"
+    )
+    for p, pt in r.peers.items():
+        s += f"  {p} {_fmt(pt.ms, '9.1f')} ms x{_fmt(pt.ratio, '6.1f')}"
+    s += f"  {r.gflops:6.1f} GFLOP/s (DGEMM {r.dgemm_gflops:.1f})  peak MB {r.fastgmm_peak_mb:.0f}"
+    for p, pt in r.peers.items():
+        s += f"  {p} {_fmt(pt.peak_mb, '.0f')} MB dLL {_fmt(pt.loglik_rel_diff, '.1e')}"
+    return s
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -359,31 +549,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model", choices=["gmm", "bayesian"], default="gmm",
         help="GaussianMixture's EM iteration (default) or BayesianGaussianMixture's variational one",
     )
+    parser.add_argument(
+        "--peers", default="sklearn", metavar="NAME,...",
+        help=f"libraries to time against, each in its own process: {', '.join(PEERS)} (default: sklearn; "
+        "onedal needs pip install scikit-learn-intelex)",
+    )
     parser.add_argument("--threads", default=None, help="comma-separated thread counts, e.g. 1,4,16 (default: all cores)")
     parser.add_argument("--iters", type=int, default=None, help="timed iterations per shape (median is reported)")
     parser.add_argument("--json", metavar="FILE", help="write results and machine description as JSON")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument("--worker", choices=("fastgmm",) + PEERS, help=argparse.SUPPRESS)
+
+
+def _parse_threads(text: str | None) -> list[int]:
+    from ._parallel import _default_threads
+
+    if not text:
+        return [_default_threads()]
+    try:
+        threads = [int(t) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"--threads must be comma-separated integers, got {text!r}") from None
+    if not threads or min(threads) < 1:
+        raise ValueError(f"--threads must be positive integers, got {text!r}")
+    return threads
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by parsed ``args``; returns the exit status."""
-    from ._parallel import _default_threads
-
     shapes = parse_shapes(args.shapes) if args.shapes else (QUICK_SHAPES if args.quick else DEFAULT_SHAPES)
-    if args.threads:
-        try:
-            threads = [int(t) for t in str(args.threads).split(",") if t.strip()]
-        except ValueError:
-            raise ValueError(f"--threads must be comma-separated integers, got {args.threads!r}") from None
-        if not threads or min(threads) < 1:
-            raise ValueError(f"--threads must be positive integers, got {args.threads!r}")
-    else:
-        threads = [_default_threads()]
+    threads = _parse_threads(args.threads)
     n_iter = args.iters or (3 if args.quick else 5)
     if n_iter < 1:
         raise ValueError(f"--iters must be >= 1, got {n_iter}")
     dtype = np.float64 if args.dtype == "float64" else np.float32
-    info = machine_info(threads)
+    if args.worker:  # one library, one shape, in this process: JSON on stdout
+        (n, d, c, ct), t = shapes[0], threads[0]
+        print(json.dumps(time_library(args.worker, n, d, c, ct, dtype, t, n_iter, args.model)))
+        return 0
+    peers = parse_peers(args.peers, args.model)
+    info = machine_info(threads, peers)
     for wmsg in info["warnings"]:
         print(f"warning: {wmsg}", file=sys.stderr)
     dgemm = {t: dgemm_gflops(t) for t in threads}
@@ -396,17 +601,12 @@ def run(args: argparse.Namespace) -> int:
         bar = jobs
     results = []
     for (n, d, c, ct), t in bar:
-        r = bench_shape(n, d, c, ct, dtype, t, n_iter=n_iter, model=args.model)
+        r = bench_shape(n, d, c, ct, dtype, t, n_iter=n_iter, model=args.model, peers=peers)
         r.dgemm_gflops = dgemm[t]
         results.append(r)
         if not args.markdown:
-            print(
-                f"N={n:>9,} d={d:>3} C={c:>3} {ct:<9} threads={t:<2} fastgmm {r.fastgmm_ms:9.1f} ms  "
-                f"sklearn {r.sklearn_ms:9.1f} ms  x{r.ratio:6.1f}  {r.gflops:6.1f} GFLOP/s "
-                f"(DGEMM {r.dgemm_gflops:.1f})  peak MB {r.fastgmm_peak_mb:.0f} vs {r.sklearn_peak_mb:.0f}  "
-                f"dLL {r.loglik_rel_diff:.1e}",
-                flush=True,
-            )
+            print(_line(r), flush=True)
+    info["fastgmm_threading_layer"] = _threading_layer()
     if args.markdown:
         print(to_markdown(results, info))
     if args.json:
