@@ -48,12 +48,22 @@ INNER = dict(JIT, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 #: that each of the block's d x rows work arrays stays near this many bytes
 #: (64 KiB: at d = 64, 128-row blocks ran the pass 12% faster than 64-row ones)
 BLOCK_BYTES = 64 * 1024
-#: most chunks a pass is cut into; each chunk owns one set of accumulators
-MAX_CHUNKS = 64
+#: chunks a pass is cut into while they hold at most ``MAX_CHUNK_ROWS`` rows
+#: (enough to keep 64 threads busy); larger passes get more chunks
+TARGET_CHUNKS = 64
+#: most rows per chunk: past 64 x this many rows a pass has more chunks than
+#: 64, so that machines with more cores can use them all
+MAX_CHUNK_ROWS = 16384
 #: fewest rows worth a chunk of their own
 MIN_CHUNK_ROWS = 2048
 #: most rows per block
 MAX_BLOCK = 1024
+#: bytes of per-chunk accumulators one wave of chunks may hold (a pass with
+#: more chunks runs them in waves, each summed into the totals in chunk order)
+WAVE_BYTES = 64 * 2**20
+#: most chunks per wave
+MAX_WAVE = 1024
+
 
 def chunk_rows(n_samples: int, n_features: int | None = None) -> int:
     """Rows per chunk of a pass over ``n_samples`` rows of ``n_features``
@@ -64,10 +74,18 @@ def chunk_rows(n_samples: int, n_features: int | None = None) -> int:
     any number of threads. Chunks hold whole blocks; the unit is no larger than
     the blocks need, so that the chunks split evenly between threads.
     """
-    n_chunks = max(1, min(MAX_CHUNKS, n_samples // MIN_CHUNK_ROWS))
+    many = -(-n_samples // MAX_CHUNK_ROWS)
+    n_chunks = max(1, min(max(TARGET_CHUNKS, many), n_samples // MIN_CHUNK_ROWS))
     rows = -(-n_samples // n_chunks)
     unit = MAX_BLOCK if n_features is None or n_features <= 4 else 256
     return max(unit, -(-rows // unit) * unit)
+
+
+def wave_chunks(chunk_bytes: int) -> int:
+    """Chunks per wave for accumulators of ``chunk_bytes`` per chunk: as many
+    as ``WAVE_BYTES`` holds, between ``TARGET_CHUNKS`` and ``MAX_WAVE`` (from
+    the shape only, like the chunks)."""
+    return max(TARGET_CHUNKS, min(MAX_WAVE, WAVE_BYTES // max(1, chunk_bytes)))
 
 
 def block_rows(n_features: int, itemsize: int) -> int:

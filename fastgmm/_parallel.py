@@ -9,8 +9,9 @@ driver's whole call tree into the parfor and have LLVM optimise it again
 drivers serially.
 
 Determinism: the chunks depend on the data's shape only, each chunk writes its
-own accumulators, and :func:`fastgmm.stats._reduce_chunks` sums them
-in chunk order, so results are bit-identical for any thread count.
+own accumulators, and the caller sums them in chunk order (in waves of
+chunks past a memory bound: :func:`run_waves`), so results are
+bit-identical for any thread count.
 
 Thread safety: Numba is asked for a thread-safe threading layer (TBB or
 OpenMP; pip's Numba on Linux has OpenMP). Where only ``workqueue`` exists,
@@ -161,3 +162,20 @@ def run_chunks(driver, X, sw, model, io, bounds: np.ndarray, block: int, acc, pa
             if not _layer:
                 _layer.append(numba.threading_layer())
             _launch_lock.release()
+
+
+def run_waves(driver, X, sw, model, io, bounds: np.ndarray, block: int, acc, fold, parallel: bool = True) -> None:
+    """:func:`run_chunks` over ``bounds`` in waves of as many chunks as ``acc``
+    has rows: after each wave, ``fold(acc, m)`` takes its ``m`` chunks'
+    accumulators (in chunk order: the same sums, bit for bit, as one wave of
+    all chunks), and ``acc`` is zeroed for the next. Memory is one wave's
+    accumulators however many chunks the pass has."""
+    rows = acc.nk.shape[0]
+    n = bounds.shape[0] - 1
+    for w0 in range(0, n, rows):
+        if w0:
+            for a in acc:
+                a.fill(0.0)
+        wave = bounds[w0 : min(n, w0 + rows) + 1]
+        run_chunks(driver, X, sw, model, io, wave, block, acc, parallel)
+        fold(acc, wave.shape[0] - 1)

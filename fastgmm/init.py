@@ -8,7 +8,7 @@ import numpy as np
 from . import _config
 from ._kernels.kmeans import kpp_trials_chunk, kpp_update_chunk, lloyd_chunk
 from ._kernels.models import Accumulators
-from ._parallel import run_chunks
+from ._parallel import run_chunks, run_waves
 
 _EMPTY_F = np.zeros(0)
 
@@ -24,6 +24,23 @@ def _bounds(chunks) -> np.ndarray:
 
 def _acc(m: int, C: int, d: int, k: int) -> Accumulators:
     return Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m, 0, 0, 0)), np.zeros((m, k)))
+
+
+class _LloydTotals:
+    """A Lloyd pass's chunk sums in chunk order: weighted counts, sums around
+    the old centres, changed labels, and the farthest point."""
+
+    def __init__(self, C: int, d: int):
+        self.sums, self.counts = np.zeros((C, d)), np.zeros(C)
+        self.changed, self.far, self.fari = 0, -1.0, 0
+
+    def add(self, acc: Accumulators, m: int) -> None:
+        for c in range(m):
+            self.sums += acc.s1[c]
+            self.counts += acc.nk[c]
+            self.changed += int(acc.sums[c, 1])
+            if acc.sums[c, 2] > self.far:
+                self.far, self.fari = float(acc.sums[c, 2]), int(acc.sums[c, 3])
 
 
 def _sw(sw):
@@ -118,29 +135,20 @@ def kmeans(
     var = np.var(X[: min(n, 100_000)], axis=0, dtype=np.float64).mean()
     labels = np.full(n, -1, np.int32)
     bounds = _bounds(chunks)
+    m = min(len(chunks), _config.wave_chunks(8 * (n_clusters * (d + 1) + 4)))
     for _ in range(max_iter):
         cx = np.ascontiguousarray(centers, dtype=X.dtype)
-        acc = _acc(len(chunks), n_clusters, d, 4)
-        run_chunks(lloyd_chunk, X, wv, cx, labels, bounds, 0, acc)
-        sums = np.zeros((n_clusters, d))
-        counts = np.zeros(n_clusters)
-        changed = 0
-        far, fari = -1.0, 0
-        for s, cnt, (_, ch, f, fi) in zip(acc.s1, acc.nk, acc.sums):  # chunk order
-            sums += s
-            counts += cnt
-            changed += int(ch)
-            if f > far:
-                far, fari = f, int(fi)
-        new = cx.astype(np.float64) + sums / np.maximum(counts, np.finfo(float).tiny)[:, None]
-        empty = np.flatnonzero(counts <= 0)
+        tot = _LloydTotals(n_clusters, d)
+        run_waves(lloyd_chunk, X, wv, cx, labels, bounds, 0, _acc(m, n_clusters, d, 4), tot.add)
+        new = cx.astype(np.float64) + tot.sums / np.maximum(tot.counts, np.finfo(float).tiny)[:, None]
+        empty = np.flatnonzero(tot.counts <= 0)
         for k in empty:
-            new[k] = X[fari]
+            new[k] = X[tot.fari]
         shift = ((new - centers) ** 2).sum()
         centers = new
-        if changed == 0 or (empty.size == 0 and shift <= tol * var):
+        if tot.changed == 0 or (empty.size == 0 and shift <= tol * var):
             break
     # labels of the final centres
     cx = np.ascontiguousarray(centers, dtype=X.dtype)
-    run_chunks(lloyd_chunk, X, wv, cx, labels, bounds, 0, _acc(len(chunks), n_clusters, d, 4))
+    run_waves(lloyd_chunk, X, wv, cx, labels, bounds, 0, _acc(m, n_clusters, d, 4), _LloydTotals(n_clusters, d).add)
     return centers, labels

@@ -24,7 +24,7 @@ import numpy as np
 from . import _config
 from ._kernels import drivers
 from ._kernels.models import ECL, ENTROPY, LL, WORST, WORST_INDEX, Accumulators, DiagModel, ScoreOut
-from ._parallel import run_chunks
+from ._parallel import run_waves
 from .params import Factors, GMMParams, factorize
 
 
@@ -99,28 +99,35 @@ def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel, entropy=Fals
     d = X.shape[1]
     n = X.shape[0] if stop is None else stop
     bounds = _bounds(n, d, start)
-    m = bounds.shape[0] - 1
+    totals = _Totals(C, d, s2_shape)
+    size = C + C * d + int(np.prod(s2_shape)) + 5
+    m = min(bounds.shape[0] - 1, _config.wave_chunks(8 * size))
     acc = Accumulators(np.zeros((m, C)), np.zeros((m, C, d)), np.zeros((m,) + s2_shape), np.zeros((m, 5)))
     block = _config.block_rows(d, X.dtype.itemsize)
-    run_chunks(drivers.for_model(driver, model, entropy), X, _weights(sw), model, io, bounds, block, acc, parallel)
-    return _reduce_chunks(acc)
+    fn = drivers.for_model(driver, model, entropy)
+    run_waves(fn, X, _weights(sw), model, io, bounds, block, acc, totals.add, parallel)
+    return totals.nk, totals.s1, totals.s2, totals.sums
 
 
-def _reduce_chunks(acc: Accumulators):
-    """The chunks' accumulators summed in chunk order (the fixed order that makes
-    results independent of the thread count): ``(nk, s1, s2, sums)``."""
-    nk, s1, s2 = np.zeros(acc.nk.shape[1:]), np.zeros(acc.s1.shape[1:]), np.zeros(acc.s2.shape[1:])
-    sums = np.zeros(acc.sums.shape[1])
-    sums[WORST], sums[WORST_INDEX] = np.inf, -1
-    for c in range(acc.nk.shape[0]):
-        nk += acc.nk[c]
-        s1 += acc.s1[c]
-        s2 += acc.s2[c]
-        for j in (LL, ENTROPY, ECL):
-            sums[j] += acc.sums[c, j]
-        if acc.sums[c, WORST] < sums[WORST]:
-            sums[WORST], sums[WORST_INDEX] = acc.sums[c, WORST], acc.sums[c, WORST_INDEX]
-    return nk, s1, s2, sums
+class _Totals:
+    """The chunks' accumulators summed in chunk order (the fixed order that
+    makes results independent of the thread count), wave by wave."""
+
+    def __init__(self, C: int, d: int, s2_shape: tuple):
+        self.nk, self.s1, self.s2 = np.zeros(C), np.zeros((C, d)), np.zeros(s2_shape)
+        self.sums = np.zeros(5)
+        self.sums[WORST], self.sums[WORST_INDEX] = np.inf, -1
+
+    def add(self, acc: Accumulators, m: int) -> None:
+        sums = self.sums
+        for c in range(m):
+            self.nk += acc.nk[c]
+            self.s1 += acc.s1[c]
+            self.s2 += acc.s2[c]
+            for j in (LL, ENTROPY, ECL):
+                sums[j] += acc.sums[c, j]
+            if acc.sums[c, WORST] < sums[WORST]:
+                sums[WORST], sums[WORST_INDEX] = acc.sums[c, WORST], acc.sums[c, WORST_INDEX]
 
 
 def _s2_shape(covariance_type: str, C: int, d: int) -> tuple:

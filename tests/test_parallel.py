@@ -94,3 +94,69 @@ def test_num_threads_is_local_to_the_python_thread():
         t.join()
         assert fastgmm.get_num_threads() == 1
     assert seen["other"] == fastgmm.get_num_threads()
+
+
+def test_chunks_past_64_depend_on_the_shape_only():
+    from fastgmm import _config
+
+    assert -(-1_000_000 // _config.chunk_rows(1_000_000, 8)) <= 64  # a million rows: as before
+    rows = _config.chunk_rows(10_000_000, 8)
+    assert -(-10_000_000 // rows) > 64 * 8 and rows <= _config.MAX_CHUNK_ROWS + 256
+    assert _config.wave_chunks(10**9) == _config.TARGET_CHUNKS and _config.wave_chunks(1) == _config.MAX_WAVE
+
+
+@pytest.fixture
+def small_waves(monkeypatch):
+    """Chunks of ~600 rows in waves of 3, so that small data runs many waves."""
+    from fastgmm import _config
+
+    monkeypatch.setattr(_config, "TARGET_CHUNKS", 3)
+    monkeypatch.setattr(_config, "MIN_CHUNK_ROWS", 256)
+    monkeypatch.setattr(_config, "MAX_CHUNK_ROWS", 600)
+    monkeypatch.setattr(_config, "WAVE_BYTES", 1)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_waves_give_the_sums_of_one_wave_bit_for_bit(covariance_type, small_waves, monkeypatch):
+    from fastgmm import _config
+    from naive import e_step, m_step, random_params, sample_mixture
+
+    rng = np.random.RandomState(5)
+    p = random_params(rng, 3, 5, covariance_type)
+    X = sample_mixture(rng, 9000, *p, covariance_type)
+    sw = rng.uniform(0.5, 2.0, 9000)
+    f = factorize(GMMParams(*p, covariance_type))
+    assert -(-9000 // _config.chunk_rows(9000, 5)) > 3 * 3  # more than three waves
+    runs = []
+    for threads in (1, 2, 4):
+        with fastgmm.num_threads(threads):
+            runs.append(em_stats(X, sw, f))
+    monkeypatch.setattr(_config, "WAVE_BYTES", 2**40)  # the same chunks in one wave
+    runs.append(em_stats(X, sw, f))
+    for st in runs[1:]:
+        assert st.ll == runs[0].ll and st.worst_index == runs[0].worst_index
+        assert np.array_equal(st.nk, runs[0].nk) and np.array_equal(st.s1, runs[0].s1)
+        assert np.array_equal(st.s2, runs[0].s2)
+    # and the sums are the naive E-step's
+    resp, ll, _ = e_step(X, *p, covariance_type)
+    assert runs[0].ll == pytest.approx(np.sum(sw * ll), rel=1e-12)
+    want = m_step(X, resp, covariance_type, sample_weight=sw)
+    from fastgmm.stats import m_step as fast_m_step
+
+    got = fast_m_step(runs[0], covariance_type, 0.0, np.finfo(float).eps)
+    np.testing.assert_allclose(got.weights, want[0], rtol=1e-10)
+    np.testing.assert_allclose(got.means, want[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got.covariances, want[2], rtol=1e-9, atol=1e-12)
+
+
+def test_kmeans_in_waves_equals_one_wave(small_waves, monkeypatch):
+    from fastgmm import _config
+    from fastgmm.init import kmeans
+
+    rng = np.random.RandomState(1)
+    X = np.concatenate([rng.standard_normal((3000, 3)) + 6 * k for k in range(3)])
+    c1, l1 = kmeans(X, 3, np.random.RandomState(0))
+    monkeypatch.setattr(_config, "WAVE_BYTES", 2**40)
+    c2, l2 = kmeans(X, 3, np.random.RandomState(0))
+    assert np.array_equal(c1, c2) and np.array_equal(l1, l2)
+    assert len(set(l1.tolist())) == 3
