@@ -1,5 +1,6 @@
 """One EM iteration of the fused engine against scikit-learn's ``_e_step`` +
-``_m_step`` from the same parameters, in the same process; and the memory that
+``_m_step`` from the same parameters (scikit-learn in a process of its own, as
+``fastgmm bench`` runs it); and the memory that
 ``E_step`` needs beyond X and gamma.
 
 Run it with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in that command only

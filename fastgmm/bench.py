@@ -28,9 +28,9 @@ kernel numpy's BLAS uses.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
-import importlib.util
 import platform
 import subprocess
 import sys
@@ -88,23 +88,6 @@ class Result:
 
     def _peer(self, name: str) -> PeerTiming:
         return self.peers.get(name, PeerTiming())
-
-    @property
-    def sklearn_ms(self) -> float:
-        return self._peer("sklearn").ms
-
-    @property
-    def ratio(self) -> float:
-        """scikit-learn's ms over fastgmm's."""
-        return self._peer("sklearn").ratio
-
-    @property
-    def sklearn_peak_mb(self) -> float:
-        return self._peer("sklearn").peak_mb
-
-    @property
-    def loglik_rel_diff(self) -> float:
-        return self._peer("sklearn").loglik_rel_diff
 
 
 def machine_info(threads: list[int] | None = None, peers: tuple[str, ...] = ()) -> dict:
@@ -394,7 +377,7 @@ def time_library(library, n, d, c, covariance_type, dtype, threads, n_iter=5, mo
     return {"ms": 1e3 * float(np.median(times)), "ll": float(ll), "peak_mb": peak}
 
 
-def _time_in_process(peer, n, d, c, covariance_type, dtype, threads, n_iter, model) -> dict:
+def _time_in_subprocess(peer, n, d, c, covariance_type, dtype, threads, n_iter, model) -> dict:
     """:func:`time_library` for ``peer`` in a fresh Python process (its own thread pools)."""
     cmd = [
         sys.executable, "-m", "fastgmm.bench", "--worker", peer,
@@ -428,7 +411,7 @@ def bench_shape(n, d, c, covariance_type, dtype, threads, n_iter=5, model="gmm",
             timings[peer] = PeerTiming()
             continue
         time.sleep(0.3)  # let the threads of the last process go idle
-        r = _time_in_process(peer, n, d, c, covariance_type, dtype, threads, n_iter, model)
+        r = _time_in_subprocess(peer, n, d, c, covariance_type, dtype, threads, n_iter, model)
         rel = abs(fg["ll"] - r["ll"]) / abs(r["ll"])
         if not rel < tol:
             raise RuntimeError(
@@ -497,7 +480,8 @@ def _fmt(x: float, spec: str, suffix: str = "") -> str:
 def to_markdown(results: list[Result], info: dict) -> str:
     """The results as a Markdown table under one line naming the machine."""
     peers = _peer_names(results)
-    versions = ", ".join(f"{k} {info[k]}" for k in ("numba", "numpy", "scikit-learn", "scikit-learn-intelex", "daal") if info.get(k))
+    libs = ("numba", "numpy", "scikit-learn", "scikit-learn-intelex", "daal")
+    versions = ", ".join(f"{k} {info[k]}" for k in libs if info.get(k))
     blas = ", ".join(
         b["internal_api"] + " " + str(b["version"]) + " " + str(b["architecture"]) for b in info["blas"]
     ) or "unknown"
