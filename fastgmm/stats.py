@@ -167,7 +167,7 @@ def em_stats(
     C, d = p.means.shape
     model = factors.model(X.dtype)
     nk, s1, s2, sums = _run(
-        drivers.em_chunk, X, sw, model, None, _s2_shape(ct, C, d), start, stop, parallel, entropy
+        drivers.em_chunk, X, sw, model, _NO_WEIGHTS, _s2_shape(ct, C, d), start, stop, parallel, entropy
     )
     if ct == "full":
         shift, center = model.means.astype(np.float64), factors.default_center()
@@ -238,7 +238,7 @@ def score(
     model = factors.model(X.dtype)
     if resp is None and not entropy and labels is None:  # the lighter drivers for the common uses
         io = _NO_WEIGHTS if loglik is None else loglik
-        _, _, _, sums = _run(drivers.loglik_chunk, X, sw, model, io, (0, 1, 1), start, stop, parallel)
+        _, _, _, sums = _run(drivers.em_chunk, X, sw, model, io, (0, 1, 1), start, stop, parallel)
         return float(sums[LL]), 0.0
     if resp is None and not entropy and loglik is None and sw is None:
         _run(drivers.labels_chunk, X, sw, model, labels, (0, 1, 1), start, stop, parallel)

@@ -54,12 +54,18 @@ def _entropy(w, nb, C):
 block_entropy = _no_entropy  # what :func:`for_model` binds unless asked for the entropy
 
 
-def em_chunk(X, sw, model, io, c, lo, hi, block, acc):
+def em_chunk(X, sw, model, loglik, c, lo, hi, block, acc):
     """The fit pass: E-step, log-likelihood, the least likely point, the
-    M-step's statistics and the ``block_entropy`` stage's sum (``io`` is
-    unused)."""
+    M-step's statistics and the ``block_entropy`` stage's sum; per-point
+    log-likelihoods into ``loglik`` (N,) float64 when it has rows.
+
+    Accumulators whose ``s2`` has no components' rows skip the statistics:
+    ``score`` and ``score_samples`` run this pass so, one compiled driver fewer
+    (a separate log-likelihood driver cost 1 s of a cold first ``score``)."""
     C = model.const.shape[0]
     w = _work(X, C, block)
+    want_ll = loglik.shape[0] > 0
+    want_stats = acc.s2.shape[1] > 0
     ll = 0.0
     ent = 0.0
     worst = np.inf
@@ -74,7 +80,11 @@ def em_chunk(X, sw, model, io, c, lo, hi, block, acc):
         if wi >= 0:
             worsti = b0 + wi
         ent += block_entropy(w, nb, C)
-        accumulate(model, w, nb, w.e, w.fw, acc.nk[c], acc.s1[c], acc.s2[c])
+        if want_ll:
+            for b in range(nb):
+                loglik[b0 + b] = w.logs[b]
+        if want_stats:
+            accumulate(model, w, nb, w.e, w.fw, acc.nk[c], acc.s1[c], acc.s2[c])
     acc.sums[c, LL] = ll
     acc.sums[c, WORST] = worst
     acc.sums[c, WORST_INDEX] = worsti
@@ -117,26 +127,6 @@ def score_chunk(X, sw, model, out, c, lo, hi, block, acc):
                     out.resp[b0 + b, k] = w.r[k, b]
     acc.sums[c, LL] = ll
     acc.sums[c, ENTROPY] = ent
-
-
-def loglik_chunk(X, sw, model, loglik, c, lo, hi, block, acc):
-    """Log-likelihoods only: the weighted sum, and per point into ``loglik``
-    (N,) float64 when it has rows (``score``, ``score_samples``)."""
-    C = model.const.shape[0]
-    w = _work(X, C, block)
-    want_ll = loglik.shape[0] > 0
-    ll = 0.0
-    for b0 in range(lo, hi, block):
-        nb = min(block, hi - b0)
-        _load(X, sw, b0, nb, w)
-        log_prob(model, w, nb)
-        src, _ = _component_max(w, nb, C, False)
-        wll, _, _ = _normalise(w, nb, C, src, -np.inf)
-        ll += wll
-        if want_ll:
-            for b in range(nb):
-                loglik[b0 + b] = w.logs[b]
-    acc.sums[c, LL] = ll
 
 
 def labels_chunk(X, sw, model, labels, c, lo, hi, block, acc):
