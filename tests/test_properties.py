@@ -168,7 +168,9 @@ def test_row_permutation_changes_parameters_only_at_round_off(problem, perm_seed
     assert_allclose(b.weights_, a.weights_, rtol=1e-7, atol=1e-9)
     assert_allclose(b.means_, a.means_, rtol=1e-7, atol=1e-8 * (scale + np.abs(X).max()))
     assert_allclose(b.covariances_, a.covariances_, rtol=1e-6, atol=1e-8 * var)
-    assert_allclose(b.lower_bound_, a.lower_bound_, rtol=1e-9, atol=1e-9)
+    # five iterations from the start, not converged: the bound moves with the parameters'
+    # round-off at first order (3.3e-9 relative seen on data of magnitude 1e3)
+    assert_allclose(b.lower_bound_, a.lower_bound_, rtol=1e-7, atol=1e-9)
     assert_allclose(b.score_samples(X), a.score_samples(X), rtol=1e-7, atol=1e-7)
 
 

@@ -5,7 +5,8 @@ Mahalanobis sums ``||Z||^2``, holding its partial sums in vector registers
 through a Numba intrinsic that emits LLVM vector IR (:func:`_tile4`): LLVM's
 loop vectoriser only vectorises the innermost loop, so loops cannot keep a 2-D
 tile of sums in registers across the whole reduction. ``_accumulate`` adds the
-second moments ``T += RW Phi^T`` by loops.
+second moments ``T += RW Phi^T`` by loops. ``_transpose8`` moves 8 x 8 tiles of
+rows into a block's transposed work array (the load stage).
 """
 
 from llvmlite import ir
@@ -174,3 +175,56 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
                 T[k + 1, q] += a11
                 T[k + 2, q] += a12
                 T[k + 3, q] += a13
+
+
+#: rows and columns of the square tiles :func:`_transpose8` moves
+TRANSPOSE = 8
+
+
+def _transpose_masks(h: int, n: int):
+    """Shuffle masks of one butterfly stage of an ``n x n`` transpose: rows
+    ``p`` and ``q = p | h`` swap their off-diagonal ``h x h`` blocks."""
+    low = [c if c & h == 0 else n + c - h for c in range(n)]
+    high = [c + h if c & h == 0 else n + c for c in range(n)]
+    return low, high
+
+
+@intrinsic
+def _transpose8(typingctx, X, Xt, r, b, i):
+    """``Xt[i + c, b + j] = X[r + j, i + c]`` for j, c < 8: one 8 x 8 tile of a
+    row-major block into the transposed work array, by 8 vector loads, three
+    stages of 8 two-vector shuffles and 8 vector stores (the scalar loop's
+    strided stores made loading a block as slow as its log-probabilities for
+    diag at d = 16 in float32); compiled code only."""
+    if not (_c_arrays(2, X, Xt) and X.dtype == Xt.dtype and X.dtype in (types.float32, types.float64)):
+        return None
+    sig = types.void(X, Xt, types.intp, types.intp, types.intp)
+    n = TRANSPOSE
+
+    def codegen(context, builder, signature, args):
+        r, b, i = args[2:]
+        fty = context.get_value_type(X.dtype)
+        size = context.get_abi_sizeof(fty)
+        vty = ir.VectorType(fty, n)
+        i32 = ir.IntType(32)
+        (x, xt), (ldx, ldt) = _matrices(context, builder, signature.args[:2], args[:2])
+        rows = []
+        for j in range(n):
+            src = builder.gep(x.data, [builder.add(builder.mul(builder.add(r, ir.Constant(r.type, j)), ldx), i)])
+            rows.append(builder.load(builder.bitcast(src, vty.as_pointer()), align=size))
+        h = n // 2
+        while h >= 1:
+            low, high = _transpose_masks(h, n)
+            for p in range(n):
+                if p & h == 0:
+                    q = p | h
+                    a, c = rows[p], rows[q]
+                    rows[p] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(i32, n), low))
+                    rows[q] = builder.shuffle_vector(a, c, ir.Constant(ir.VectorType(i32, n), high))
+            h //= 2
+        for c in range(n):
+            dst = builder.gep(xt.data, [builder.add(builder.mul(builder.add(i, ir.Constant(i.type, c)), ldt), b)])
+            builder.store(rows[c], builder.bitcast(dst, vty.as_pointer()), align=size)
+        return context.get_dummy_value()
+
+    return sig, codegen

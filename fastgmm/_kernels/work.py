@@ -5,7 +5,7 @@ from numba import njit
 
 from .._config import INNER, JIT, STAGE
 from .models import Work
-from .tiles import TILE_BYTES
+from .tiles import TILE_BYTES, TRANSPOSE, _transpose8
 
 
 @njit(**INNER)
@@ -44,10 +44,30 @@ def _load(X, sw, b0, nb, w):
         for b in range(nb):
             Xt[0, b] = X[b0 + b, 0]
             Xt[1, b] = X[b0 + b, 1]
-    else:
+    elif d < TRANSPOSE:
         for b in range(nb):
             for i in range(d):
                 Xt[i, b] = X[b0 + b, i]
+    else:
+        _load_tiles(X, Xt, b0, nb, d)
     if sw.shape[0] > 0:
         for b in range(nb):
             w.w[b] = sw[b0 + b]
+
+
+@njit(**STAGE)
+def _load_tiles(X, Xt, b0, nb, d):
+    """``Xt[:, :nb] = X[b0:b0 + nb].T`` by :func:`~fastgmm._kernels.tiles._transpose8`
+    tiles, the ragged edges by scalars."""
+    n = TRANSPOSE
+    nbt = nb - nb % n
+    dt = d - d % n
+    for b in range(0, nbt, n):
+        for i in range(0, dt, n):
+            _transpose8(X, Xt, b0 + b, b, i)
+        for j in range(b, b + n):
+            for i in range(dt, d):
+                Xt[i, j] = X[b0 + j, i]
+    for j in range(nbt, nb):
+        for i in range(d):
+            Xt[i, j] = X[b0 + j, i]
