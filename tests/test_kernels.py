@@ -19,6 +19,7 @@ from fastgmm._kernels.linalg import _cholesky_inv
 from fastgmm._kernels.mathfn import _exp_block, _log_block
 from fastgmm._kernels.tiles import _accumulate as _tiles_accumulate
 from fastgmm._kernels.tiles import _dots as _tiles_dots
+from fastgmm._kernels.tiles import _second_moments as _tiles_second_moments
 from fastgmm.em import fit as em_fit
 from fastgmm.params import GMMParams, factorize
 from fastgmm.sources import ArrayData as Data
@@ -476,16 +477,20 @@ def test_real_weights_match_naive(dtype, ct):
 @pytest.mark.parametrize("offset", [0.0, 1e3])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
-def test_tight_component_next_to_wide_one(dtype, ct, offset):
+@pytest.mark.parametrize("d", [2, 24])
+def test_tight_component_next_to_wide_one(dtype, ct, offset, d):
     """A component with sd 1e-3 at distance 10 from one with sd 1, near the
     origin or 1e3 away from it: each component's covariance is accurate
-    relative to its own scale, and so is the per-point log-likelihood."""
+    relative to its own scale, and so is the per-point log-likelihood
+    (d = 24: the second moments by outer-product tiles in both dtypes)."""
     rng = np.random.RandomState(0)
-    means = np.array([[0.0, 0.0], [10.0, 0.0]]) + offset
+    means = np.zeros((2, d))
+    means[1, 0] = 10.0
+    means += offset
     var = np.array([1e-6, 1.0])
     cov = {
-        "full": np.stack([v * np.eye(2) for v in var]),
-        "diag": np.repeat(var[:, None], 2, axis=1),
+        "full": np.stack([v * np.eye(d) for v in var]),
+        "diag": np.repeat(var[:, None], d, axis=1),
         "spherical": var,
     }[ct]
     p = GMMParams(np.array([0.5, 0.5]), means, cov, ct)
@@ -497,7 +502,7 @@ def test_tight_component_next_to_wide_one(dtype, ct, offset):
     new = m_step(st, ct, 0.0, eps_of(dtype))
     resp, ref_ll, _ = naive.e_step(X64, p.weights, means, cov, ct)
     _, m, c = naive.m_step(X64, resp, ct, 0.0, eps=eps_of(dtype))
-    assert_allclose(ll, ref_ll, rtol=TOL[dtype], atol=TOL[dtype])
+    assert_allclose(ll, ref_ll, rtol=TOL[dtype], atol=TOL[dtype] * d)
     assert_allclose(new.means, m, rtol=TOL[dtype], atol=TOL[dtype] * 10.0)
     assert_allclose(st.s1.sum(axis=1) / st.nk + st.shift.sum(axis=1), m.sum(axis=1), rtol=TOL[dtype])
     for k in range(2):
@@ -593,6 +598,41 @@ def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
     out2 = np.full((d4, ld), np.nan, dtype)
     _dots(phi, d, nb, a, d4, out2, tri, ss[:0].copy())
     assert_array_equal(out2[:, :nb], out[:, :nb])
+
+
+@njit
+def _second_moments_py(p, s, rd, d, nb, t):
+    _tiles_second_moments(p, s, rd, d, nb, t)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [5, 8, 13, 16, 17, 24, 33, 64])
+@pytest.mark.parametrize("nb", [1, 7, 37, 128])
+def test_second_moments_tiles_match_numpy(dtype, d, nb):
+    # outer-product tiles: the lower triangle of RD (P - s), rows of T past d
+    # untouched; junk past nb (points) and past d (features) never counts
+    from fastgmm._kernels.tiles import OUTER_ROWS, VECTOR_BYTES
+
+    rng = np.random.RandomState(d * 1000 + nb)
+    v = VECTOR_BYTES // np.dtype(dtype).itemsize
+    ldp = v if d <= v else -(-d // (2 * v)) * 2 * v
+    d4, dr = -(-d // 4) * 4, -(-d // OUTER_ROWS) * OUTER_ROWS
+    p = np.full((128, ldp), 7.0, dtype)
+    p[:nb, :d] = rng.standard_normal((nb, d)) + 3.0
+    s = np.full(ldp, 9.0, dtype)
+    s[:d] = rng.standard_normal(d)
+    rd = np.full((dr, 128 + 16), 5.0, dtype)
+    rd[:, :nb] = 0.0
+    rd[:d, :nb] = rng.standard_normal((d, nb))
+    t0 = rng.standard_normal((d4, d))
+    t = t0.copy()
+    _second_moments_py(p, s, rd, d, nb, t)
+    diff = p[:nb, :d].astype(np.float64) - s[:d].astype(np.float64)
+    ref = t0[:d] + rd[:d, :nb].astype(np.float64) @ diff
+    lower = np.tril(np.ones((d, d), bool))
+    scale = np.abs(rd[:d, :nb]).max() * np.abs(diff).max() * nb
+    assert np.all(np.abs(t[:d][lower] - ref[lower]) <= TOL[dtype] * max(scale, 1.0))
+    assert_array_equal(t[d:], t0[d:])  # rows past d: zero weights, never junk
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -16,7 +16,7 @@ from numba.extending import overload
 
 from .._config import INNER, JIT, STAGE
 from .models import DiagModel, FullModel, SphericalModel, TiedModel
-from .tiles import _accumulate
+from .tiles import _accumulate, _second_moments
 
 
 @njit(**INNER)
@@ -112,17 +112,22 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
 
 
 @njit(**STAGE)
-def _acc_full(model, w, nb, src, fw, nk, s1, s2):
+def _acc_full(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'full': ``s1[k] += sum rw (x - mu_k)``, lower triangle of ``s2[k] += sum
     rw (x - mu_k)(x - mu_k)^T``; d <= 4 in one register sweep."""
-    _acc_full_arrays(model, w.Xt, w.D, w.RD, w.rw, w.zero, nb, src, fw, nk, s1, s2)
+    _acc_full_arrays(model, X, b0, nb, (w.Xt, w.D, w.P, w.ps, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
 
 
 @njit(**INNER)
-def _acc_full_arrays(model, Xt, D, RD, rw, zero, nb, src, fw, nk, s1, s2):
-    """:func:`_acc_full` on the arrays it uses (a call, as :func:`fastgmm._kernels.logprob._lp_full_arrays`)."""
+def _acc_full_arrays(model, X, b0, nb, arrays, src, fw, nk, s1, s2):
+    """:func:`_acc_full` on the work arrays it uses, ``(Xt, D, P, ps, RD, rw,
+    zero)``: a call, not inlined (inlined, the pass at d = 32 was 10% slower),
+    that passes seven arrays rather than the whole work tuple."""
+    Xt, D, P, ps, RD, rw, zero = arrays
     C, d = model.means.shape
-    d4 = model.mats.shape[1]
+    tiles = _by_tiles(d, X.itemsize)
+    if tiles:
+        _rows(X, b0, nb, P)
     for k in range(C):
         tot = _weigh(src[k], fw, nb, rw)
         if tot == 0.0:
@@ -130,36 +135,100 @@ def _acc_full_arrays(model, Xt, D, RD, rw, zero, nb, src, fw, nk, s1, s2):
         nk[k] += tot
         if d <= 4:
             _moments_small(Xt, d, nb, rw, model.means[k], s1[k], s2[k], zero)
-            continue
-        for i in range(d):
-            si = model.means[k, i]
-            acc1 = zero
-            for b in range(nb):
-                t = Xt[i, b] - si
-                D[i, b] = t
-                u = rw[b] * t
-                RD[i, b] = u
-                acc1 += u
-            s1[k, i] += acc1
-        _accumulate(D, d, nb, RD, d4, s2[k], True, zero)
+        elif tiles:
+            _moments(nb, model.means[k], Xt, P, ps, RD, rw, zero, s1[k], s2[k])
+        else:
+            _moments_along_points(nb, model.means[k], Xt, D, RD, rw, zero, s1[k], s2[k])
+
+
+#: features (in bytes of X's dtype) from which second moments go by
+#: outer-product tiles: one zmm, two ymm (docs/performance.md, 2026-12-03)
+TILES_FROM_BYTES = 64
+
+
+@njit(**INNER)
+def _by_tiles(d, itemsize):
+    """Whether second moments go by outer-product tiles (vectors along
+    features): from 64 bytes of features; below, products along points
+    (vectors along points) did as well or better (docs/performance.md)."""
+    return d * itemsize >= TILES_FROM_BYTES
+
+
+@njit(**INNER)
+def _moments_along_points(nb, s, Xt, D, RD, rw, zero, s1, s2):
+    """:func:`_moments` below ``TILES_FROM_BYTES``: ``D = x - s``, ``RD = rw D``
+    along points, then ``s2 += RD D^T`` by :func:`fastgmm._kernels.tiles._accumulate`."""
+    d = s.shape[0]
+    for i in range(d):
+        si = s[i]
+        acc1 = zero
+        for b in range(nb):
+            t = Xt[i, b] - si
+            D[i, b] = t
+            u = rw[b] * t
+            RD[i, b] = u
+            acc1 += u
+        s1[i] += acc1
+    _accumulate(D, d, nb, RD, s2.shape[0], s2, True, zero)
+
+
+@njit(**INNER)
+def _rows(X, b0, nb, P):
+    """``P[b, :d] = X[b0 + b]``: the block's rows, row-major with padded rows
+    (the outer-product tiles read whole vectors)."""
+    d = X.shape[1]
+    for b in range(nb):
+        for j in range(d):
+            P[b, j] = X[b0 + b, j]
+
+
+@njit(**INNER)
+def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2):
+    """``s1 += sum rw (x - s)`` and the lower triangle of ``s2 += sum rw (x -
+    s)(x - s)^T`` over the block: ``RD = rw (x - s)`` along points (from the
+    transposed block), then outer-product tiles of ``RD`` by the rows ``P``
+    minus ``s`` (:func:`fastgmm._kernels.tiles._second_moments`; ``ps``: ``s``
+    padded as ``P``'s rows). A call, not inlined: it passes ten arrays and
+    scalars, not the work tuple."""
+    d = s.shape[0]
+    for i in range(d):
+        si = s[i]
+        ps[i] = si
+        acc1 = zero
+        for b in range(nb):
+            u = rw[b] * (Xt[i, b] - si)
+            RD[i, b] = u
+            acc1 += u
+        s1[i] += acc1
+    _second_moments(P, ps, RD, d, nb, s2)
 
 
 @njit(**STAGE)
-def _pooled(center, w, nb, d4, s2):
+def _pooled(center, w, X, b0, nb, s2):
     """``s2 += sum w (x - c)(x - c)^T`` (lower triangle): the one second moment
     of 'tied' (``sum_k r = 1``, so the sample weights alone weigh it)."""
     d = center.shape[0]
+    tiles = _by_tiles(d, X.itemsize)
     for i in range(d):
         ci = center[i]
-        for b in range(nb):
-            t = w.Xt[i, b] - ci
-            w.D[i, b] = t
-            w.RD[i, b] = w.w[b] * t
-    _accumulate(w.D, d, nb, w.RD, d4, s2, True, w.zero)
+        w.ps[i] = ci
+        if tiles:
+            for b in range(nb):
+                w.RD[i, b] = w.w[b] * (w.Xt[i, b] - ci)
+        else:
+            for b in range(nb):
+                t = w.Xt[i, b] - ci
+                w.D[i, b] = t
+                w.RD[i, b] = w.w[b] * t
+    if tiles:
+        _rows(X, b0, nb, w.P)
+        _second_moments(w.P, w.ps, w.RD, d, nb, s2)
+    else:
+        _accumulate(w.D, d, nb, w.RD, s2.shape[0], s2, True, w.zero)
 
 
 @njit(**STAGE)
-def _acc_tied(model, w, nb, src, fw, nk, s1, s2):
+def _acc_tied(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'tied': first moments per component and one pooled second moment, all
     around ``center``: d^2/2 per point, not C d^2/2."""
     C, d = model.vecs.shape
@@ -174,11 +243,11 @@ def _acc_tied(model, w, nb, src, fw, nk, s1, s2):
             for b in range(nb):
                 acc1 += w.rw[b] * (w.Xt[i, b] - si)
             s1[k, i] += acc1
-    _pooled(model.center, w, nb, model.mat.shape[0], s2[0])
+    _pooled(model.center, w, X, b0, nb, s2[0])
 
 
 @njit(**STAGE)
-def _acc_diag(model, w, nb, src, fw, nk, s1, s2):
+def _acc_diag(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'diag': moments of ``t = a x - b = a (x - b/a)`` per feature, divided
     by ``a`` (so: around ``b/a``, the mean to within one rounding); given
     assignments use ``a = 1, b = the shift``."""
@@ -204,7 +273,7 @@ def _acc_diag(model, w, nb, src, fw, nk, s1, s2):
 
 
 @njit(**STAGE)
-def _acc_spherical(model, w, nb, src, fw, nk, s1, s2):
+def _acc_spherical(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'spherical' after its E-step: the second moment ``sum rw ||t||^2`` is the
     E-step's own Mahalanobis sum ``w.sq`` (in ``s2[k, 0, 0]``), so only the
     first moments sweep the features."""
@@ -233,8 +302,9 @@ def _acc_spherical(model, w, nb, src, fw, nk, s1, s2):
 STAGES = {FullModel: _acc_full, TiedModel: _acc_tied, DiagModel: _acc_diag, SphericalModel: _acc_spherical}
 
 
-def accumulate(model, w, nb, src, fw, nk, s1, s2):
-    """Add the block's statistics into ``nk``, ``s1``, ``s2``: a placeholder
+def accumulate(model, w, X, b0, nb, src, fw, nk, s1, s2):
+    """Add the statistics of rows ``[b0, b0 + nb)`` of X (loaded into ``w``)
+    into ``nk``, ``s1``, ``s2``: a placeholder
     that :func:`fastgmm._kernels.drivers.for_model` replaces by the model type's stage."""
     raise NotImplementedError("accumulate is bound to a stage by drivers.for_model")
 

@@ -84,7 +84,7 @@ def em_chunk(X, sw, model, loglik, c, lo, hi, block, acc):
             for b in range(nb):
                 loglik[b0 + b] = w.logs[b]
         if want_stats:
-            accumulate(model, w, nb, w.e, w.fw, acc.nk[c], acc.s1[c], acc.s2[c])
+            accumulate(model, w, X, b0, nb, w.e, w.fw, acc.nk[c], acc.s1[c], acc.s2[c])
     acc.sums[c, LL] = ll
     acc.sums[c, WORST] = worst
     acc.sums[c, WORST_INDEX] = worsti
@@ -152,7 +152,7 @@ def assign_chunk(X, sw, model, given, c, lo, hi, block, acc):
         nb = min(block, hi - b0)
         _load(X, sw, b0, nb, w)
         load_given(given, w, b0, nb, C)
-        accumulate(model, w, nb, w.r, w.w, acc.nk[c], acc.s1[c], acc.s2[c])
+        accumulate(model, w, X, b0, nb, w.r, w.w, acc.nk[c], acc.s1[c], acc.s2[c])
 
 
 def bound_chunk(X, sw, model, resp, c, lo, hi, block, acc):

@@ -1,12 +1,15 @@
-"""Dense products along points in register tiles, for the full and tied stages.
+"""Dense products in register tiles, for the full and tied stages.
 
 ``_dots`` computes ``Z = A Phi`` (A lower triangular, rows of L^-1) and the
 Mahalanobis sums ``||Z||^2``, holding its partial sums in vector registers
 through a Numba intrinsic that emits LLVM vector IR (:func:`_tile4`): LLVM's
 loop vectoriser only vectorises the innermost loop, so loops cannot keep a 2-D
-tile of sums in registers across the whole reduction. ``_accumulate`` adds the
-second moments ``T += RW Phi^T`` by loops. ``_transpose8`` moves 8 x 8 tiles of
-rows into a block's transposed work array (the load stage).
+tile of sums in registers across the whole reduction. ``_second_moments``
+adds ``T += RD (P - s)`` by outer-product tiles along points
+(:func:`_outer1` and kin), ``_accumulate`` the same by reductions along points
+for small d. ``_transpose8`` moves 8 x 8 tiles of rows into a block's
+transposed work array (the load stage). Tile shapes follow the vector width
+Numba targets (:data:`VECTOR_BYTES`).
 """
 
 from llvmlite import ir
@@ -41,10 +44,29 @@ def _matrices(context, builder, tys, vals):
     return arrs, [cgutils.unpack_tuple(builder, a.shape, 2)[1] for a in arrs]
 
 
-#: points per register tile of :func:`_tile4`: 64 bytes of X's dtype (8 float64,
-#: 16 float32), two ymm registers per row on AVX2; the block work arrays' rows
-#: are padded by as many columns, so a tile may run past the block's last point
-TILE_BYTES = 64
+def _target_vector_bytes() -> int:
+    """Bytes of the widest vector registers of the CPU Numba compiles for: 64
+    where it targets AVX-512F (Numba's ``NUMBA_CPU_FEATURES``, else the host's),
+    32 otherwise."""
+    from numba.core import config
+    import llvmlite.binding as ll
+
+    if config.CPU_FEATURES is not None:
+        features = config.CPU_FEATURES
+    elif config.CPU_NAME is None:
+        features = ll.get_host_cpu_features().flatten()
+    else:
+        features = ""
+    return 64 if "+avx512f" in features else 32
+
+
+#: width of the vector registers the tiles are written for
+VECTOR_BYTES = _target_vector_bytes()
+#: points per register tile of :func:`_tile4`: two vectors of X's dtype a row
+#: (eight accumulators: the FMA latency times two ports needs eight; with one
+#: zmm a row, AVX-512 ran at half rate); the block work arrays' rows are padded
+#: by as many columns, so a tile may run past the block's last point
+TILE_BYTES = 2 * VECTOR_BYTES
 
 
 @intrinsic
@@ -136,8 +158,8 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
     accumulators: as many as LLVM keeps in registers without spilling).
     ``tri``: only the lower triangle (p <= k, by row groups) is needed.
     ``zero`` is a 0 of Phi's dtype: block sums of float32 run in float32.
-    A register-tiled version (4 x 3 vector accumulators) was at most 4% faster
-    in a whole pass on an AVX-512 host (docs/performance.md) and was removed.
+    Used where d is below 64 bytes of features (vectors along points stay full
+    there); from there up, :func:`_second_moments` is faster.
     """
     for k in range(0, C4, 4):
         pend = min(F, k + 4) if tri else F
@@ -175,6 +197,129 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
                 T[k + 1, q] += a11
                 T[k + 2, q] += a12
                 T[k + 3, q] += a13
+
+
+#: rows of an outer-product tile: 8 rows x 1-2 vectors of sums fill 16-24 of
+#: AVX-512's 32 registers and cover its FMA latency; AVX2 has 16 registers
+OUTER_ROWS = 8 if VECTOR_BYTES == 64 else 4
+
+
+def _make_outer(nbytes: int, vectors: int):
+    """An outer-product tile of ``OUTER_ROWS`` rows by ``vectors`` vectors of
+    ``nbytes`` (:func:`_outer_half`, :func:`_outer1`, :func:`_outer2`)."""
+
+    @intrinsic
+    def outer(typingctx, P, s, RD, T, nb, i0, j0):
+        """``T[i0 + r, j0:j0 + J] += sum_b RD[i0 + r, b] * (P[b, j0:j0 + J] -
+        s[j0:j0 + J])`` for r < ``OUTER_ROWS``, rows of ``T`` only, columns
+        ``< T.shape[1]`` only; J = the tile's columns; compiled code only.
+
+        The sums over points stay in vector registers (per point: the tile's
+        vector loads of ``P``'s row, a subtraction each, one broadcast of
+        ``RD`` per row, rows x vectors multiply-adds) and are added to ``T``
+        (float64) once: no horizontal reductions, as a product of two
+        transposed blocks needs. ``P``'s rows and ``s`` must hold J columns
+        past ``j0``; ``RD`` must have ``i0 + OUTER_ROWS`` rows.
+        """
+        if not (_c_arrays(2, P, RD, T) and _c_arrays(1, s) and T.dtype == types.float64):
+            return None
+        if not (P.dtype == RD.dtype == s.dtype and P.dtype in (types.float32, types.float64)):
+            return None
+        sig = types.void(P, s, RD, T, types.intp, types.intp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            nb, i0, j0 = args[4:]
+            fty, size, w, vty, fma, zero = _vector_kit(context, builder, P.dtype, nbytes)
+            i32 = ir.IntType(32)
+            (p, rd, t), (ldp, ldr, ldt) = _matrices(
+                context, builder, (signature.args[0],) + signature.args[2:4], (args[0],) + args[2:4]
+            )
+            sv = context.make_array(signature.args[1])(context, builder, args[1])
+            mus = []
+            for v in range(vectors):
+                src = builder.gep(sv.data, [builder.add(j0, ir.Constant(j0.type, v * w))])
+                mus.append(builder.load(builder.bitcast(src, vty.as_pointer()), align=size))
+            trows = cgutils.unpack_tuple(builder, t.shape, 2)[0]
+            undef = ir.Constant(vty, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(i32, w), [0] * w)
+            R = OUTER_ROWS
+            accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(vectors)] for _ in range(R)]
+            rdrows = [builder.mul(builder.add(i0, ir.Constant(i0.type, r)), ldr) for r in range(R)]
+            with cgutils.for_range(builder, nb) as loop:
+                b = loop.index
+                row = builder.add(builder.mul(b, ldp), j0)
+                us = []
+                for v in range(vectors):
+                    src = builder.gep(p.data, [builder.add(row, ir.Constant(row.type, v * w))])
+                    u = builder.load(builder.bitcast(src, vty.as_pointer()), align=size)
+                    us.append(builder.fsub(u, mus[v]))
+                for r in range(R):
+                    c = builder.load(builder.gep(rd.data, [builder.add(rdrows[r], b)]))
+                    cv = builder.shuffle_vector(builder.insert_element(undef, c, ir.Constant(i32, 0)), undef, splat)
+                    for v in range(vectors):
+                        builder.store(builder.call(fma, [cv, us[v], builder.load(accs[r][v])]), accs[r][v])
+            dty = ir.DoubleType()
+            dvty = ir.VectorType(dty, w)
+            for r in range(R):
+                ti = builder.add(i0, ir.Constant(i0.type, r))
+                with builder.if_then(builder.icmp_signed("<", ti, trows)):
+                    for v in range(vectors):
+                        z = builder.load(accs[r][v])
+                        if size != 8:
+                            z = builder.fpext(z, dvty)
+                        col = builder.add(j0, ir.Constant(j0.type, v * w))
+                        at = builder.add(builder.mul(ti, ldt), col)
+                        room = builder.sub(ldt, col)
+                        full = builder.icmp_signed(">=", room, ir.Constant(room.type, w))
+                        with builder.if_else(full) as (whole, ragged):
+                            with whole:
+                                dst = builder.bitcast(builder.gep(t.data, [at]), dvty.as_pointer())
+                                builder.store(builder.fadd(builder.load(dst, align=8), z), dst, align=8)
+                            with ragged:
+                                for lane in range(w):
+                                    inside = builder.icmp_signed(">", room, ir.Constant(room.type, lane))
+                                    with builder.if_then(inside):
+                                        ptr = builder.gep(t.data, [builder.add(at, ir.Constant(at.type, lane))])
+                                        zl = builder.extract_element(z, ir.Constant(i32, lane))
+                                        builder.store(builder.fadd(builder.load(ptr), zl), ptr)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return outer
+
+
+_outer_half = _make_outer(VECTOR_BYTES // 2, 1)
+_outer1 = _make_outer(VECTOR_BYTES, 1)
+_outer2 = _make_outer(VECTOR_BYTES, 2)
+
+
+@njit(**INNER)
+def _second_moments(P, s, RD, d, nb, T):
+    """The lower triangle of ``T += RD[:d, :nb] (P[:nb, :d] - s)`` (``P``
+    row-major: points by features, ``RD`` transposed: features by points), by
+    outer-product tiles of ``OUTER_ROWS`` rows: along each group of rows,
+    tiles of two vectors (:func:`_outer2`) while more than one vector of
+    columns is left, then one (:func:`_outer1`) or half of one
+    (:func:`_outer_half`), so the tiles cover the triangle to within half a
+    vector."""
+    w = VECTOR_BYTES // P.itemsize
+    h = w // 2
+    R = OUTER_ROWS
+    for i0 in range(0, d, R):
+        end = min(d, i0 + R)
+        j0 = 0
+        while j0 < end:
+            m = end - j0
+            if m > w:
+                _outer2(P, s, RD, T, nb, i0, j0)
+                j0 += 2 * w
+            elif m > h:
+                _outer1(P, s, RD, T, nb, i0, j0)
+                j0 += w
+            else:
+                _outer_half(P, s, RD, T, nb, i0, j0)
+                j0 += h
 
 
 #: rows and columns of the square tiles :func:`_transpose8` moves

@@ -5,7 +5,7 @@ from numba import njit
 
 from .._config import INNER, JIT, STAGE
 from .models import Work
-from .tiles import TILE_BYTES, TRANSPOSE, _transpose8
+from .tiles import OUTER_ROWS, TILE_BYTES, TRANSPOSE, VECTOR_BYTES, _transpose8
 
 
 @njit(**INNER)
@@ -14,16 +14,21 @@ def _work(X, C, block):
 
     Rows of the d x block arrays are padded by one register tile of ``_dots``
     (one cache line): with a power-of-two stride they would share a few L1 sets.
-    Zero-filled where a tile reads past the block's last point.
+    Zero-filled where a tile reads past the block's last point or features.
     """
     d = X.shape[1]
     d4 = -(-d // 4) * 4
+    dr = -(-d // OUTER_ROWS) * OUTER_ROWS
     dt = X.dtype
     ld = block + TILE_BYTES // X.itemsize
+    # P's rows hold whole outer-product tiles: one vector, or pairs of vectors
+    v = VECTOR_BYTES // X.itemsize
+    ldp = v if d <= v else -(-d // (2 * v)) * 2 * v
     # log-probabilities, responsibilities and the log-sum-exp in X's dtype:
     # float32 data runs them at twice the vector width
     return Work(
-        np.zeros((d4, ld), dt), np.zeros((d, ld), dt), np.zeros((d4, ld), dt), np.zeros((d4, ld), dt),
+        np.zeros((d4, ld), dt), np.zeros((d, ld), dt), np.zeros((d4, ld), dt), np.zeros((dr, ld), dt),
+        np.zeros((block, ldp), dt), np.zeros(ldp, dt),
         np.zeros((C, ld), dt), np.empty((C, ld), dt), np.empty((C, ld), dt), np.empty((C, ld), dt),
         np.ones(block), np.empty(block, dt), np.empty(block, dt),
         np.empty(block, dt), np.empty(block, dt),
