@@ -130,6 +130,12 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
     return sig, codegen
 
 
+#: bytes of a block's Phi above which :func:`_dots` runs point tiles outermost
+#: (at d = 32-64 in float64 the pass without statistics 9-14% faster; float32
+#: at d = 32, 37 KiB, ran slower so: docs/performance.md, 2026-12-03)
+PHI_IN_L1 = 40 * 1024
+
+
 @njit(**INNER)
 def _dots(Phi, F, nb, A, C4, out, tri, ss):
     """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (a multiple of 4), and
@@ -144,10 +150,15 @@ def _dots(Phi, F, nb, A, C4, out, tri, ss):
     """
     w = TILE_BYTES // Phi.itemsize
     want_ss = ss.shape[0] > 0
-    for k in range(0, C4, 4):
-        pend = min(F, k + 4) if tri else F
+    if F * nb * Phi.itemsize > PHI_IN_L1:  # points outer: a tile's column of Phi stays in L1
         for b0 in range(0, nb, w):
-            _tile4(Phi, A, out, ss, k, b0, pend, want_ss)
+            for k in range(0, C4, 4):
+                _tile4(Phi, A, out, ss, k, b0, min(F, k + 4) if tri else F, want_ss)
+    else:
+        for k in range(0, C4, 4):
+            pend = min(F, k + 4) if tri else F
+            for b0 in range(0, nb, w):
+                _tile4(Phi, A, out, ss, k, b0, pend, want_ss)
 
 
 @njit(**INNER)
