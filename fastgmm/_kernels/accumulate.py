@@ -113,32 +113,61 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
 
 @njit(**STAGE)
 def _acc_full(model, w, X, b0, nb, src, fw, nk, s1, s2):
-    """'full': ``s1[k] += sum rw (x - mu_k)``, lower triangle of ``s2[k] += sum
-    rw (x - mu_k)(x - mu_k)^T``; d <= 4 in one register sweep."""
-    _acc_full_arrays(model, X, b0, nb, (w.Xt, w.D, w.P, w.ps, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
+    """'full' (d > 4, below ``TILES_FROM_BYTES`` of features): ``s1[k] += sum
+    rw (x - mu_k)``, lower triangle of ``s2[k] += sum rw (x - mu_k)(x -
+    mu_k)^T`` by products along points."""
+    _full_along_points(model, nb, (w.Xt, w.D, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
+
+
+@njit(**STAGE)
+def _acc_full_small(model, w, X, b0, nb, src, fw, nk, s1, s2):
+    """:func:`_acc_full` for d <= 4: one register sweep per component."""
+    _full_small(model, nb, (w.Xt, w.rw, w.zero), src, fw, nk, s1, s2)
+
+
+@njit(**STAGE)
+def _acc_full_tiles(model, w, X, b0, nb, src, fw, nk, s1, s2):
+    """:func:`_acc_full` from ``TILES_FROM_BYTES`` of features: outer-product tiles."""
+    _full_tiles(model, X, b0, nb, (w.Xt, w.P, w.ps, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
+
+
+# The three stages' work goes through calls, not inlined code (inlined, the
+# pass at d = 32 was 10% slower), that pass a few arrays, not the work tuple.
 
 
 @njit(**INNER)
-def _acc_full_arrays(model, X, b0, nb, arrays, src, fw, nk, s1, s2):
-    """:func:`_acc_full` on the work arrays it uses, ``(Xt, D, P, ps, RD, rw,
-    zero)``: a call, not inlined (inlined, the pass at d = 32 was 10% slower),
-    that passes seven arrays rather than the whole work tuple."""
-    Xt, D, P, ps, RD, rw, zero = arrays
-    C, d = model.means.shape
-    tiles = _by_tiles(d, X.itemsize)
-    if tiles:
-        _rows(X, b0, nb, P)
-    for k in range(C):
+def _full_small(model, nb, arrays, src, fw, nk, s1, s2):
+    """:func:`_acc_full_small` on ``(Xt, rw, zero)``."""
+    Xt, rw, zero = arrays
+    d = model.means.shape[1]
+    for k in range(model.means.shape[0]):
         tot = _weigh(src[k], fw, nb, rw)
-        if tot == 0.0:
-            continue
-        nk[k] += tot
-        if d <= 4:
+        if tot != 0.0:
+            nk[k] += tot
             _moments_small(Xt, d, nb, rw, model.means[k], s1[k], s2[k], zero)
-        elif tiles:
-            _moments(nb, model.means[k], Xt, P, ps, RD, rw, zero, s1[k], s2[k])
-        else:
+
+
+@njit(**INNER)
+def _full_along_points(model, nb, arrays, src, fw, nk, s1, s2):
+    """:func:`_acc_full` on ``(Xt, D, RD, rw, zero)``."""
+    Xt, D, RD, rw, zero = arrays
+    for k in range(model.means.shape[0]):
+        tot = _weigh(src[k], fw, nb, rw)
+        if tot != 0.0:
+            nk[k] += tot
             _moments_along_points(nb, model.means[k], Xt, D, RD, rw, zero, s1[k], s2[k])
+
+
+@njit(**INNER)
+def _full_tiles(model, X, b0, nb, arrays, src, fw, nk, s1, s2):
+    """:func:`_acc_full_tiles` on ``(Xt, P, ps, RD, rw, zero)``."""
+    Xt, P, ps, RD, rw, zero = arrays
+    _rows(X, b0, nb, P)
+    for k in range(model.means.shape[0]):
+        tot = _weigh(src[k], fw, nb, rw)
+        if tot != 0.0:
+            nk[k] += tot
+            _moments(nb, model.means[k], Xt, P, ps, RD, rw, zero, s1[k], s2[k])
 
 
 #: features (in bytes of X's dtype) from which second moments go by
@@ -300,6 +329,20 @@ def _acc_spherical(model, w, X, b0, nb, src, fw, nk, s1, s2):
 
 #: the stage of each model type (:func:`fastgmm._kernels.drivers.for_model`)
 STAGES = {FullModel: _acc_full, TiedModel: _acc_tied, DiagModel: _acc_diag, SphericalModel: _acc_spherical}
+
+
+def stage_for(model):
+    """The accumulation stage for ``model``: its type's, and for 'full' the
+    one its dimension needs (so a fit compiles only that one: with all three
+    in one stage, a cold first fit at d = 2 took about 3 s longer)."""
+    cls = type(model)
+    if cls is FullModel:
+        d = model.means.shape[1]
+        if d <= 4:
+            return _acc_full_small
+        if d * model.means.dtype.itemsize >= TILES_FROM_BYTES:
+            return _acc_full_tiles
+    return STAGES[cls]
 
 
 def accumulate(model, w, X, b0, nb, src, fw, nk, s1, s2):

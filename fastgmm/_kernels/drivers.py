@@ -24,7 +24,7 @@ from . import accumulate as _acc
 from . import logprob as _lp
 from .accumulate import accumulate, load_given
 from .logprob import log_prob
-from .models import ECL, ENTROPY, LL, WORST, WORST_INDEX
+from .models import ECL, ENTROPY, LL, WORST, WORST_INDEX, FullModel
 from .normalise import _component_max, _expected_lp, _normalise, _responsibilities
 from .work import _load, _work
 
@@ -178,21 +178,25 @@ _compiled: dict = {}
 def for_model(driver, model, entropy: bool = False):
     """``driver`` (one of the functions above) compiled for ``model``'s type:
     a copy of its code whose ``log_prob`` and ``accumulate`` are that type's
-    stages and whose ``block_entropy`` sums the responsibilities' entropy
+    stages (``accumulate``: the one the model's dimension needs,
+    :func:`fastgmm._kernels.accumulate.stage_for`, for the drivers that
+    accumulate) and whose ``block_entropy`` sums the responsibilities' entropy
     (``entropy``: the variational fit pass) or nothing (each copy its own name,
     so Numba caches each on its own)."""
     cls = type(model)
+    acc = _acc.stage_for(model) if "accumulate" in driver.__code__.co_names else _acc.STAGES[cls]
 
     def build():
         g = dict(
-            driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=_acc.STAGES[cls],
+            driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=acc,
             block_entropy=_entropy if entropy else _no_entropy,
         )
-        name = f"{driver.__name__}_{cls.__name__}" + ("_entropy" if entropy else "")
+        suffix = acc.__name__[len("_acc_full"):] if cls is FullModel else ""
+        name = f"{driver.__name__}_{cls.__name__}{suffix}" + ("_entropy" if entropy else "")
         copy = pytypes.FunctionType(driver.__code__, g, name, driver.__defaults__, driver.__closure__)
         copy.__qualname__ = name
         copy.__module__ = driver.__module__
         copy.__doc__ = driver.__doc__
         return njit(**JIT)(copy)
 
-    return built_once(_compiled, (driver, cls, entropy), build)
+    return built_once(_compiled, (driver, cls, acc, entropy), build)

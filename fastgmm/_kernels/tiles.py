@@ -215,6 +215,29 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
 OUTER_ROWS = 8 if VECTOR_BYTES == 64 else 4
 
 
+def _splat(builder, value, w):
+    """``value`` (an i64) in all ``w`` lanes of a vector."""
+    vty = ir.VectorType(value.type, w)
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(i32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(i32, w), [0] * w))
+
+
+def _masked(builder, vty):
+    """LLVM's masked load and store of ``vty`` through a ``double*``."""
+    n = vty.count
+    pty = vty.element.as_pointer()
+    i1v = ir.VectorType(ir.IntType(1), n)
+    i32 = ir.IntType(32)
+    load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vty, [pty, i32, i1v, vty]), f"llvm.masked.load.v{n}f64.p0"
+    )
+    store = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vty, pty, i32, i1v]), f"llvm.masked.store.v{n}f64.p0"
+    )
+    return load, store
+
+
 def _make_outer(nbytes: int, vectors: int):
     """An outer-product tile of ``OUTER_ROWS`` rows by ``vectors`` vectors of
     ``nbytes`` (:func:`_outer_half`, :func:`_outer1`, :func:`_outer2`)."""
@@ -271,6 +294,9 @@ def _make_outer(nbytes: int, vectors: int):
                         builder.store(builder.call(fma, [cv, us[v], builder.load(accs[r][v])]), accs[r][v])
             dty = ir.DoubleType()
             dvty = ir.VectorType(dty, w)
+            mload, mstore = _masked(builder, dvty)
+            dzero = ir.Constant(dvty, [ir.Constant(dty, 0.0)] * w)
+            lane_ids = ir.Constant(ir.VectorType(ir.IntType(64), w), list(range(w)))
             for r in range(R):
                 ti = builder.add(i0, ir.Constant(i0.type, r))
                 with builder.if_then(builder.icmp_signed("<", ti, trows)):
@@ -281,18 +307,11 @@ def _make_outer(nbytes: int, vectors: int):
                         col = builder.add(j0, ir.Constant(j0.type, v * w))
                         at = builder.add(builder.mul(ti, ldt), col)
                         room = builder.sub(ldt, col)
-                        full = builder.icmp_signed(">=", room, ir.Constant(room.type, w))
-                        with builder.if_else(full) as (whole, ragged):
-                            with whole:
-                                dst = builder.bitcast(builder.gep(t.data, [at]), dvty.as_pointer())
-                                builder.store(builder.fadd(builder.load(dst, align=8), z), dst, align=8)
-                            with ragged:
-                                for lane in range(w):
-                                    inside = builder.icmp_signed(">", room, ir.Constant(room.type, lane))
-                                    with builder.if_then(inside):
-                                        ptr = builder.gep(t.data, [builder.add(at, ir.Constant(at.type, lane))])
-                                        zl = builder.extract_element(z, ir.Constant(i32, lane))
-                                        builder.store(builder.fadd(builder.load(ptr), zl), ptr)
+                        # columns past T's row are masked off (lanes >= room)
+                        mask = builder.icmp_signed("<", lane_ids, _splat(builder, room, w))
+                        dst = builder.gep(t.data, [at])
+                        old = builder.call(mload, [dst, ir.Constant(i32, 8), mask, dzero])
+                        builder.call(mstore, [builder.fadd(old, z), dst, ir.Constant(i32, 8), mask])
             return context.get_dummy_value()
 
         return sig, codegen
