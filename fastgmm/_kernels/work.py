@@ -13,7 +13,7 @@ def _work(X, C, block):
     """Work arrays for blocks of ``block`` rows of X and ``C`` components.
 
     Rows of the d x block arrays are padded by one register tile of ``_dots``
-    (one cache line): with a power-of-two stride they would share a few L1 sets.
+    (whole cache lines): with a power-of-two stride they would share a few L1 sets.
     Zero-filled where a tile reads past the block's last point or features.
     """
     d = X.shape[1]
