@@ -178,20 +178,22 @@ _compiled: dict = {}
 def for_model(driver, model, entropy: bool = False):
     """``driver`` (one of the functions above) compiled for ``model``'s type:
     a copy of its code whose ``log_prob`` and ``accumulate`` are that type's
-    stages (``accumulate``: the one the model's dimension needs,
-    :func:`fastgmm._kernels.accumulate.stage_for`, for the drivers that
+    stages (for 'full', the ones the model's dimension needs:
+    :func:`fastgmm._kernels.logprob.stage_for`, and
+    :func:`fastgmm._kernels.accumulate.stage_for` for the drivers that
     accumulate) and whose ``block_entropy`` sums the responsibilities' entropy
     (``entropy``: the variational fit pass) or nothing (each copy its own name,
     so Numba caches each on its own)."""
     cls = type(model)
     acc = _acc.stage_for(model) if "accumulate" in driver.__code__.co_names else _acc.STAGES[cls]
+    lp = _lp.stage_for(model)
 
     def build():
         g = dict(
-            driver.__globals__, log_prob=_lp.STAGES[cls], accumulate=acc,
+            driver.__globals__, log_prob=lp, accumulate=acc,
             block_entropy=_entropy if entropy else _no_entropy,
         )
-        suffix = acc.__name__[len("_acc_full"):] if cls is FullModel else ""
+        suffix = (lp.__name__[len("_lp_full"):] + acc.__name__[len("_acc_full"):]) if cls is FullModel else ""
         name = f"{driver.__name__}_{cls.__name__}{suffix}" + ("_entropy" if entropy else "")
         copy = pytypes.FunctionType(driver.__code__, g, name, driver.__defaults__, driver.__closure__)
         copy.__qualname__ = name
@@ -199,4 +201,4 @@ def for_model(driver, model, entropy: bool = False):
         copy.__doc__ = driver.__doc__
         return njit(**JIT)(copy)
 
-    return built_once(_compiled, (driver, cls, acc, entropy), build)
+    return built_once(_compiled, (driver, cls, lp, acc, entropy), build)

@@ -60,9 +60,23 @@ def _lp_small(Xt, d, nb, m, A, ck, zero, ssx, out):
 
 @njit(**STAGE)
 def _lp_full(model, w, nb):
-    """'full': ``D = x - mu_k``, ``Z = L_k^-1 D`` and ``||Z||^2`` by register
-    tiles (:func:`fastgmm._kernels.tiles._dots`); d <= 4 in one register sweep."""
+    """'full' (d > 4): ``D = x - mu_k``, ``Z = L_k^-1 D`` and ``||Z||^2`` by
+    register tiles (:func:`fastgmm._kernels.tiles._dots`)."""
     _lp_full_arrays(model, w.Xt, w.D, w.Z, w.ssx, w.lp, w.zero, nb)
+
+
+@njit(**STAGE)
+def _lp_full_small(model, w, nb):
+    """'full' for d <= 4: one register sweep per component (:func:`_lp_small`)."""
+    _lp_full_small_arrays(model, w.Xt, w.ssx, w.lp, w.zero, nb)
+
+
+@njit(**INNER)
+def _lp_full_small_arrays(model, Xt, ssx, lp, zero, nb):
+    """:func:`_lp_full_small` on the arrays it uses (a call, as :func:`_lp_full_arrays`)."""
+    d = model.means.shape[1]
+    for k in range(model.means.shape[0]):
+        _lp_small(Xt, d, nb, model.means[k], model.mats[k], model.const[k], zero, ssx, lp[k])
 
 
 @njit(**INNER)
@@ -73,9 +87,6 @@ def _lp_full_arrays(model, Xt, D, Z, ssx, lp, zero, nb):
     C, d = model.means.shape
     d4 = model.mats.shape[1]
     for k in range(C):
-        if d <= 4:
-            _lp_small(Xt, d, nb, model.means[k], model.mats[k], model.const[k], zero, ssx, lp[k])
-            continue
         for i in range(d):
             mi = model.means[k, i]
             for b in range(nb):
@@ -144,6 +155,14 @@ def _lp_diag(model, w, nb):
 
 #: the stage of each model type (:func:`fastgmm._kernels.drivers.for_model`)
 STAGES = {FullModel: _lp_full, TiedModel: _lp_tied, DiagModel: _lp_diag, SphericalModel: _lp_diag}
+
+
+def stage_for(model):
+    """The log-probability stage for ``model``: its type's, and for 'full' at
+    d <= 4 the register sweep (so a fit at small d never compiles the tiles)."""
+    if type(model) is FullModel and model.means.shape[1] <= 4:
+        return _lp_full_small
+    return STAGES[type(model)]
 
 
 def log_prob(model, w, nb):
