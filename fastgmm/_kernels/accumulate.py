@@ -241,14 +241,10 @@ def _pooled(center, w, X, b0, nb, s2):
     for i in range(d):
         ci = center[i]
         w.ps[i] = ci
-        if tiles:
-            for b in range(nb):
-                w.RD[i, b] = w.w[b] * (w.Xt[i, b] - ci)
-        else:
-            for b in range(nb):
-                t = w.Xt[i, b] - ci
-                w.D[i, b] = t
-                w.RD[i, b] = w.w[b] * t
+        for b in range(nb):  # D only the products along points read: once a block, not per component
+            t = w.Xt[i, b] - ci
+            w.D[i, b] = t
+            w.RD[i, b] = w.w[b] * t
     if tiles:
         _rows(X, b0, nb, w.P)
         _second_moments(w.P, w.ps, w.RD, d, nb, s2)
@@ -340,7 +336,7 @@ def stage_for(model):
         d = model.means.shape[1]
         if d <= 4:
             return _acc_full_small
-        if d * model.means.dtype.itemsize >= TILES_FROM_BYTES:
+        if _by_tiles.py_func(d, model.means.dtype.itemsize):
             return _acc_full_tiles
     return STAGES[cls]
 

@@ -38,6 +38,14 @@ def _vector_kit(context, builder, dtype, nbytes):
     return fty, size, w, vty, fma, ir.Constant(vty, [ir.Constant(fty, 0.0)] * w)
 
 
+def _splat(builder, value, w):
+    """``value`` (a scalar) in all ``w`` lanes of a vector: a broadcast."""
+    vty = ir.VectorType(value.type, w)
+    i32 = ir.IntType(32)
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(i32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(i32, w), [0] * w))
+
+
 def _matrices(context, builder, tys, vals):
     """Array structs of C-contiguous 2-D arguments and their row lengths."""
     arrs = [context.make_array(t)(context, builder, v) for t, v in zip(tys, vals)]
@@ -95,10 +103,7 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
     def codegen(context, builder, signature, args):
         ss_v, k, b0, pend, want_ss = args[3:]
         fty, size, w, vty, fma, zero = _vector_kit(context, builder, Phi.dtype, TILE_BYTES)
-        i32 = ir.IntType(32)
         (phi, a, o), (ldp, lda, ldo) = _matrices(context, builder, signature.args[:3], args[:3])
-        undef = ir.Constant(vty, ir.Undefined)
-        splat = ir.Constant(ir.VectorType(i32, w), [0] * w)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]  # promoted to registers
         rows = [builder.add(k, ir.Constant(k.type, i)) for i in range(4)]
         arows = [builder.mul(r, lda) for r in rows]
@@ -108,8 +113,7 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
             u = builder.load(builder.bitcast(src, vty.as_pointer()), align=size)
             for i in range(4):
                 c = builder.load(builder.gep(a.data, [builder.add(arows[i], p)]))
-                cv = builder.shuffle_vector(builder.insert_element(undef, c, ir.Constant(i32, 0)), undef, splat)
-                builder.store(builder.call(fma, [cv, u, builder.load(accs[i])]), accs[i])
+                builder.store(builder.call(fma, [_splat(builder, c, w), u, builder.load(accs[i])]), accs[i])
         z = [builder.load(acc) for acc in accs]
         for i in range(4):
             dst = builder.gep(o.data, [builder.add(builder.mul(rows[i], ldo), b0)])
@@ -215,14 +219,6 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
 OUTER_ROWS = 8 if VECTOR_BYTES == 64 else 4
 
 
-def _splat(builder, value, w):
-    """``value`` (an i64) in all ``w`` lanes of a vector."""
-    vty = ir.VectorType(value.type, w)
-    i32 = ir.IntType(32)
-    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(i32, 0))
-    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(i32, w), [0] * w))
-
-
 def _masked(builder, vty):
     """LLVM's masked load and store of ``vty`` through a ``double*``."""
     n = vty.count
@@ -274,8 +270,6 @@ def _make_outer(nbytes: int, vectors: int):
                 src = builder.gep(sv.data, [builder.add(j0, ir.Constant(j0.type, v * w))])
                 mus.append(builder.load(builder.bitcast(src, vty.as_pointer()), align=size))
             trows = cgutils.unpack_tuple(builder, t.shape, 2)[0]
-            undef = ir.Constant(vty, ir.Undefined)
-            splat = ir.Constant(ir.VectorType(i32, w), [0] * w)
             R = OUTER_ROWS
             accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(vectors)] for _ in range(R)]
             rdrows = [builder.mul(builder.add(i0, ir.Constant(i0.type, r)), ldr) for r in range(R)]
@@ -289,7 +283,7 @@ def _make_outer(nbytes: int, vectors: int):
                     us.append(builder.fsub(u, mus[v]))
                 for r in range(R):
                     c = builder.load(builder.gep(rd.data, [builder.add(rdrows[r], b)]))
-                    cv = builder.shuffle_vector(builder.insert_element(undef, c, ir.Constant(i32, 0)), undef, splat)
+                    cv = _splat(builder, c, w)
                     for v in range(vectors):
                         builder.store(builder.call(fma, [cv, us[v], builder.load(accs[r][v])]), accs[r][v])
             dty = ir.DoubleType()
