@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,10 @@ import pytest
 _TESTS = Path(__file__).resolve().parent
 if str(_TESTS) not in sys.path:
     sys.path.insert(0, str(_TESTS))
+
+#: thread counts the determinism tests compare (``FASTGMM_TEST_THREADS=1,4,16``
+#: on a machine with many cores); counts past the cores run on all of them
+THREAD_COUNTS = tuple(int(t) for t in os.environ.get("FASTGMM_TEST_THREADS", "1,2,4").split(","))
 
 #: ../shared/data/samples.npz relative to the project root (never copied into it)
 SAMPLES_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples.npz"

@@ -16,6 +16,8 @@ from fastgmm._parallel import run_chunks
 from fastgmm.params import GMMParams, factorize
 from fastgmm.stats import em_stats
 
+from conftest import THREAD_COUNTS
+
 
 @njit(nogil=True)
 def _mark_chunk(X, sw, model, io, c, lo, hi, block, acc):
@@ -128,7 +130,7 @@ def test_waves_give_the_sums_of_one_wave_bit_for_bit(covariance_type, small_wave
     f = factorize(GMMParams(*p, covariance_type))
     assert -(-9000 // _config.chunk_rows(9000, 5)) > 3 * 3  # more than three waves
     runs = []
-    for threads in (1, 2, 4):
+    for threads in THREAD_COUNTS:
         with fastgmm.num_threads(threads):
             runs.append(em_stats(X, sw, f))
     monkeypatch.setattr(_config, "WAVE_BYTES", 2**40)  # the same chunks in one wave
@@ -160,3 +162,31 @@ def test_kmeans_in_waves_equals_one_wave(small_waves, monkeypatch):
     c2, l2 = kmeans(X, 3, np.random.RandomState(0))
     assert np.array_equal(c1, c2) and np.array_equal(l1, l2)
     assert len(set(l1.tolist())) == 3
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_past_64_chunks_in_two_waves_any_thread_count_bit_for_bit(covariance_type, monkeypatch):
+    """A pass of today's real chunking with more than 64 chunks, folded in two
+    waves of 64, gives the same sums for every thread count and one wave."""
+    from fastgmm import _config
+
+    n, d = 64 * _config.MAX_CHUNK_ROWS + 70_000, 3
+    assert -(-n // _config.chunk_rows(n, d)) > _config.TARGET_CHUNKS
+    rng = np.random.RandomState(9)
+    X = rng.standard_normal((n, d)) + np.repeat(np.arange(3.0), -(-n // 3))[:n, None]
+    p = GMMParams(np.array([0.3, 0.3, 0.4]), np.array([[0.0] * d, [1.0] * d, [2.0] * d]),
+                  *{"full": (np.stack([np.eye(d)] * 3),), "tied": (np.eye(d),),
+                    "diag": (np.ones((3, d)),), "spherical": (np.ones(3),)}[covariance_type], covariance_type)
+    f = factorize(p)
+    monkeypatch.setattr(_config, "WAVE_BYTES", 1)  # waves of TARGET_CHUNKS chunks: two of them
+    runs = []
+    for threads in THREAD_COUNTS:
+        with fastgmm.num_threads(threads):
+            runs.append(em_stats(X, None, f))
+    monkeypatch.setattr(_config, "WAVE_BYTES", 2**40)
+    runs.append(em_stats(X, None, f))
+    for st in runs[1:]:
+        assert st.ll == runs[0].ll
+        assert np.array_equal(st.nk, runs[0].nk) and np.array_equal(st.s1, runs[0].s1)
+        assert np.array_equal(st.s2, runs[0].s2)
+    assert runs[0].nk.sum() == pytest.approx(n, rel=1e-12)

@@ -25,6 +25,8 @@ from sklearn.datasets import load_digits, make_blobs
 import fastgmm
 from fastgmm import FitFailedError, GaussianMixture, RecoveryWarning
 
+from conftest import THREAD_COUNTS
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 FITTED = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
 
@@ -449,37 +451,37 @@ def _snapshot(g, X):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_bit_identical_across_runs_and_threads(big, covariance_type):
     snaps = {}
-    for n_threads in (1, 2, 4, 1):
+    for n_threads in THREAD_COUNTS + THREAD_COUNTS[:1]:
         g = GaussianMixture(4, covariance_type=covariance_type, random_state=0, n_threads=n_threads).fit(big)
         snaps.setdefault(n_threads, []).append(_snapshot(g, big))
-    ref = snaps[1][0]
-    assert snaps[1][1] == ref  # same run twice
-    assert snaps[2][0] == ref
-    assert snaps[4][0] == ref
+    ref = snaps[THREAD_COUNTS[0]][0]
+    assert snaps[THREAD_COUNTS[0]][-1] == ref  # same run twice
+    for n_threads in THREAD_COUNTS:
+        assert snaps[n_threads][0] == ref, n_threads
 
 
 def test_bit_identical_weighted_and_kmeans_init_across_threads(big):
     w = np.random.RandomState(0).rand(len(big))
     res = []
-    for n_threads in (1, 2, 4):
+    for n_threads in THREAD_COUNTS:
         for init in ("kmeans", "k-means++"):
             g = GaussianMixture(4, init_params=init, random_state=1, n_threads=n_threads).fit(big, sample_weight=w)
             res.append((init, _snapshot(g, big)))
     for init in ("kmeans", "k-means++"):
         s = [snap for i, snap in res if i == init]
-        assert s[0] == s[1] == s[2]
+        assert all(snap == s[0] for snap in s[1:])
 
 
 def test_classic_api_bit_identical_across_threads(big):
     out = []
-    for n in (1, 2, 4):
+    for n in THREAD_COUNTS:
         with fastgmm.num_threads(n):
             loss, pi, mu, sigma = fastgmm.train_EM(big, 3, restarts=2, random_state=0, max_iter=20)
             gamma = fastgmm.E_step(big, pi, mu, sigma)
             out.append((loss, pi.tobytes(), mu.tobytes(), sigma.tobytes(), gamma.tobytes(),
                         fastgmm.compute_vlb(big, pi, mu, sigma, gamma),
                         tuple(a.tobytes() for a in fastgmm.M_step(big, gamma))))
-    assert out[0] == out[1] == out[2]
+    assert all(o == out[0] for o in out[1:])
 
 
 # ----------------------------------------------------------------------- thread safety
