@@ -16,7 +16,7 @@ from numba.extending import overload
 
 from .._config import INNER, JIT, STAGE
 from .models import DiagModel, FullModel, SphericalModel, TiedModel
-from .tiles import _accumulate, _second_moments
+from .tiles import VECTOR_BYTES, _accumulate, _second_moments
 
 
 @njit(**INNER)
@@ -113,7 +113,7 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
 
 @njit(**STAGE)
 def _acc_full(model, w, X, b0, nb, src, fw, nk, s1, s2):
-    """'full' (d > 4, below ``TILES_FROM_BYTES`` of features): ``s1[k] += sum
+    """'full' (d > 4, where :func:`_by_tiles` says no): ``s1[k] += sum
     rw (x - mu_k)``, lower triangle of ``s2[k] += sum rw (x - mu_k)(x -
     mu_k)^T`` by products along points."""
     _full_along_points(model, nb, (w.Xt, w.D, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
@@ -127,7 +127,7 @@ def _acc_full_small(model, w, X, b0, nb, src, fw, nk, s1, s2):
 
 @njit(**STAGE)
 def _acc_full_tiles(model, w, X, b0, nb, src, fw, nk, s1, s2):
-    """:func:`_acc_full` from ``TILES_FROM_BYTES`` of features: outer-product tiles."""
+    """:func:`_acc_full` where :func:`_by_tiles` says so: outer-product tiles."""
     _full_tiles(model, X, b0, nb, (w.Xt, w.P, w.ps, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
 
 
@@ -178,14 +178,17 @@ TILES_FROM_BYTES = 64
 @njit(**INNER)
 def _by_tiles(d, itemsize):
     """Whether second moments go by outer-product tiles (vectors along
-    features): from 64 bytes of features; below, products along points
-    (vectors along points) did as well or better (docs/performance.md)."""
-    return d * itemsize >= TILES_FROM_BYTES
+    features): from 64 bytes of features, when they fill whole vectors or
+    at least two; below, and for one vector and a ragged part (d = 9-15 float64,
+    17-31 float32 on AVX-512: up to 1.5x slower by tiles on Zen 4), products
+    along points (vectors along points) did as well or better (docs/performance.md)."""
+    v = VECTOR_BYTES // itemsize
+    return d * itemsize >= TILES_FROM_BYTES and (d % v == 0 or d >= 2 * v)
 
 
 @njit(**INNER)
 def _moments_along_points(nb, s, Xt, D, RD, rw, zero, s1, s2):
-    """:func:`_moments` below ``TILES_FROM_BYTES``: ``D = x - s``, ``RD = rw D``
+    """:func:`_moments` without tiles (:func:`_by_tiles`): ``D = x - s``, ``RD = rw D``
     along points, then ``s2 += RD D^T`` by :func:`fastgmm._kernels.tiles._accumulate`."""
     d = s.shape[0]
     for i in range(d):
