@@ -37,7 +37,7 @@ COV_TYPES = ["full", "tied", "diag", "spherical"]
 # (d, C): d = 1, C = 1, C not a multiple of 4, d = 1..4 (the register path), d = 5
 # (odd, general path), d = 16 (fewer rows per block) and d = 11 (rows loaded by 8 x 8
 # transposed tiles with a ragged edge of columns)
-SHAPES = [(1, 1), (1, 3), (2, 3), (3, 1), (4, 5), (5, 4), (2, 6), (16, 2), (11, 3)]
+SHAPES = [(1, 1), (1, 3), (2, 3), (3, 1), (4, 5), (5, 4), (2, 6), (7, 3), (8, 5), (16, 2), (11, 3)]
 N = 777  # not a multiple of the 128-row block
 
 

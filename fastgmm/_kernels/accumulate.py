@@ -31,20 +31,21 @@ def _weigh(src_k, fw, nb, rw):
 
 
 @njit(**INNER)
-def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
+def _moments_small(Xt, n, o, nb, rw, s, s1, s2, zero):
     """``s1 += sum rw (x - s)`` and the lower triangle of ``s2 += sum rw (x -
-    s)(x - s)^T`` for ``d <= 4`` (full): one sweep along points with the sums
-    in registers; variants and padding as in :func:`_lp_small`."""
-    x0 = Xt[0]
-    x1 = Xt[1]
-    c0 = s[0]
-    c1 = s[1] if d > 1 else zero
+    s)(x - s)^T`` over the ``n <= 4`` features from ``o`` (full; ``o = 0``
+    for d <= 4): one sweep along points with the sums in registers; variants
+    and padding as in :func:`_lp_small`."""
+    x0 = Xt[o]
+    x1 = Xt[o + 1]
+    c0 = s[o]
+    c1 = s[o + 1] if n > 1 else zero
     a0 = zero
     a1 = zero
     q00 = zero
     q10 = zero
     q11 = zero
-    if d <= 2:
+    if n <= 2:
         for b in range(nb):
             t0 = x0[b] - c0
             t1 = x1[b] - c1
@@ -56,10 +57,10 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
             q10 += u1 * t0
             q11 += u1 * t1
     else:
-        x2 = Xt[2]
-        x3 = Xt[3]
-        c2 = s[2]
-        c3 = s[3] if d > 3 else zero
+        x2 = Xt[o + 2]
+        x3 = Xt[o + 3]
+        c2 = s[o + 2]
+        c3 = s[o + 3] if n > 3 else zero
         a2 = zero
         a3 = zero
         q20 = zero
@@ -92,23 +93,79 @@ def _moments_small(Xt, d, nb, rw, s, s1, s2, zero):
             q31 += u3 * t1
             q32 += u3 * t2
             q33 += u3 * t3
-        s1[2] += a2
-        s2[2, 0] += q20
-        s2[2, 1] += q21
-        s2[2, 2] += q22
-        if d > 3:
-            s1[3] += a3
-            s2[3, 0] += q30
-            s2[3, 1] += q31
-            s2[3, 2] += q32
-            s2[3, 3] += q33
-    s1[0] += a0
-    s2[0, 0] += q00
-    if d > 1:
-        s1[1] += a1
-        s2[1, 0] += q10
-        s2[1, 1] += q11
+        s1[o + 2] += a2
+        s2[o + 2, o] += q20
+        s2[o + 2, o + 1] += q21
+        s2[o + 2, o + 2] += q22
+        if n > 3:
+            s1[o + 3] += a3
+            s2[o + 3, o] += q30
+            s2[o + 3, o + 1] += q31
+            s2[o + 3, o + 2] += q32
+            s2[o + 3, o + 3] += q33
+    s1[o] += a0
+    s2[o, o] += q00
+    if n > 1:
+        s1[o + 1] += a1
+        s2[o + 1, o] += q10
+        s2[o + 1, o + 1] += q11
 
+
+@njit(**INNER)
+def _moments_cross(Xt, d, nb, rw, s, s2, zero):
+    """Rows 4-7 by columns 0-3 of ``s2 += sum rw (x - s)(x - s)^T`` for ``4 <
+    d <= 8``: the block under the first four features' triangle, sixteen sums
+    in registers (missing features read as 0)."""
+    x0, x1, x2, x3, x4, x5, x6, x7 = Xt[0], Xt[1], Xt[2], Xt[3], Xt[4], Xt[5], Xt[6], Xt[7]
+    c0, c1, c2, c3, c4 = s[0], s[1], s[2], s[3], s[4]
+    c5 = s[5] if d > 5 else zero
+    c6 = s[6] if d > 6 else zero
+    c7 = s[7] if d > 7 else zero
+    q40 = q41 = q42 = q43 = q50 = q51 = q52 = q53 = zero
+    q60 = q61 = q62 = q63 = q70 = q71 = q72 = q73 = zero
+    for b in range(nb):
+        t0 = x0[b] - c0
+        t1 = x1[b] - c1
+        t2 = x2[b] - c2
+        t3 = x3[b] - c3
+        r = rw[b]
+        u4 = r * (x4[b] - c4)
+        u5 = r * (x5[b] - c5)
+        u6 = r * (x6[b] - c6)
+        u7 = r * (x7[b] - c7)
+        q40 += u4 * t0
+        q41 += u4 * t1
+        q42 += u4 * t2
+        q43 += u4 * t3
+        q50 += u5 * t0
+        q51 += u5 * t1
+        q52 += u5 * t2
+        q53 += u5 * t3
+        q60 += u6 * t0
+        q61 += u6 * t1
+        q62 += u6 * t2
+        q63 += u6 * t3
+        q70 += u7 * t0
+        q71 += u7 * t1
+        q72 += u7 * t2
+        q73 += u7 * t3
+    s2[4, 0] += q40
+    s2[4, 1] += q41
+    s2[4, 2] += q42
+    s2[4, 3] += q43
+    # rows past d are padding (the caller reads rows :d): written unconditionally
+    s2[5, 0] += q50
+    s2[5, 1] += q51
+    s2[5, 2] += q52
+    s2[5, 3] += q53
+    s2[6, 0] += q60
+    s2[6, 1] += q61
+    s2[6, 2] += q62
+    s2[6, 3] += q63
+    s2[7, 0] += q70
+    s2[7, 1] += q71
+    s2[7, 2] += q72
+    s2[7, 3] += q73
 
 
 @njit(**STAGE)
@@ -123,6 +180,12 @@ def _acc_full(model, w, X, b0, nb, src, fw, nk, s1, s2):
 def _acc_full_small(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """:func:`_acc_full` for d <= 4: one register sweep per component."""
     _full_small(model, nb, (w.Xt, w.rw, w.zero), src, fw, nk, s1, s2)
+
+
+@njit(**STAGE)
+def _acc_full_mid(model, w, X, b0, nb, src, fw, nk, s1, s2):
+    """:func:`_acc_full` for 4 < d <= 8: three register sweeps per component."""
+    _full_mid(model, nb, (w.Xt, w.rw, w.zero), src, fw, nk, s1, s2)
 
 
 @njit(**STAGE)
@@ -144,7 +207,24 @@ def _full_small(model, nb, arrays, src, fw, nk, s1, s2):
         tot = _weigh(src[k], fw, nb, rw)
         if tot != 0.0:
             nk[k] += tot
-            _moments_small(Xt, d, nb, rw, model.means[k], s1[k], s2[k], zero)
+            _moments_small(Xt, d, 0, nb, rw, model.means[k], s1[k], s2[k], zero)
+
+
+@njit(**INNER)
+def _full_mid(model, nb, arrays, src, fw, nk, s1, s2):
+    """:func:`_acc_full_mid` on ``(Xt, rw, zero)``: features 0-3, the block
+    of rows 4-7 by columns 0-3, then features 4 to d - 1 (each sweep's sums
+    fit the registers; all of them at once would not)."""
+    Xt, rw, zero = arrays
+    d = model.means.shape[1]
+    for k in range(model.means.shape[0]):
+        tot = _weigh(src[k], fw, nb, rw)
+        if tot != 0.0:
+            nk[k] += tot
+            s = model.means[k]
+            _moments_small(Xt, 4, 0, nb, rw, s, s1[k], s2[k], zero)
+            _moments_cross(Xt, d, nb, rw, s, s2[k], zero)
+            _moments_small(Xt, d - 4, 4, nb, rw, s, s1[k], s2[k], zero)
 
 
 @njit(**INNER)
@@ -339,6 +419,8 @@ def stage_for(model):
         d = model.means.shape[1]
         if d <= 4:
             return _acc_full_small
+        if d <= 8:
+            return _acc_full_mid
         if _by_tiles.py_func(d, model.means.dtype.itemsize):
             return _acc_full_tiles
     return STAGES[cls]
