@@ -42,7 +42,7 @@ Work = namedtuple(
         "lp", "e", "r", "sq",  # (C, B): log-probabilities, exp(lp - max), responsibilities, Mahalanobis sums
         "w", "fw", "rw",  # sample weights, statistics' per-point factor, one component's weights
         "mx", "mx2", "amx", "amx2", "amz",  # component maximum and arg-max (two buffers each)
-        "ssum", "ssx", "ssx0", "bits", "tx", "logs", "rlp", "wbuf",
+        "ssum", "ssx", "ssx0", "tx", "logs", "rlp", "wbuf",
         "zero", "one",  # 0 and 1 in X's dtype
     ],
 )

@@ -59,8 +59,8 @@ def _normalise(w, nb, C, src, worst_in):
         m = src[b]
         w.mx[b] = w.zero if m == -np.inf else m
     for k in range(C):
-        _exp_block(w.lp[k], w.mx, w.e[k], w.ssum, w.bits, nb)  # not in place: 2x faster
-    _log_block(w.ssum, w.logs, w.bits, nb)
+        _exp_block(w.lp[k], w.mx, w.e[k], w.ssum, nb)  # not in place: 2x faster
+    _log_block(w.ssum, w.logs, nb)
     worst = worst_in  # not an assignment to the parameter: the function is inlined
     nbad = 0
     nlow = 0

@@ -33,7 +33,7 @@ def _work(X, C, block):
         np.ones(block), np.empty(block, dt), np.empty(block, dt),
         np.empty(block, dt), np.empty(block, dt),
         np.empty(block, np.int64), np.empty(block, np.int64), np.zeros(block, np.int64),
-        np.empty(block, dt), np.empty(ld, dt), np.empty(0, dt), np.empty(block, np.int64),
+        np.empty(block, dt), np.empty(ld, dt), np.empty(0, dt),
         np.empty(block, dt), np.empty(block, dt), np.empty(block), np.empty(1, dt),
         np.zeros(1, dt)[0], np.ones(1, dt)[0],
     )
