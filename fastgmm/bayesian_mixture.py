@@ -56,7 +56,8 @@ class BayesianGaussianMixture(BaseMixture):
         Added to the diagonal of each component's data covariance.
     max_iter : int, default=100
     n_init : int, default=1
-        Number of initialisations; the one with the highest bound is kept.
+        Number of initialisations; the one with the highest bound is kept
+        (a tie within rounding keeps the earlier, as :class:`fastgmm.GaussianMixture`).
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
         The initial responsibilities (as :class:`fastgmm.GaussianMixture`).
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'

@@ -300,6 +300,18 @@ class VerboseCallback:
                 )
 
 
+def improves(bound: float, best: float, eps: float) -> bool:
+    """Whether a run's lower ``bound`` beats the ``best`` so far, as
+    scikit-learn decides (higher; a later run wins ties at -inf, i.e.
+    ``max_iter=0``) except that a gain within rounding (``10 eps`` of the
+    data's dtype, relative) is a tie the earlier run keeps: runs that reach
+    the same optimum with the components permuted then give the same fit from
+    any data source (arrays, memmaps, dask), not one decided by the last bit."""
+    if best == -np.inf:
+        return True
+    return bound > best + 10.0 * eps * max(1.0, abs(best))
+
+
 def fit(
     data: DataSource,
     n_components: int,
@@ -369,8 +381,7 @@ def fit(
             continue
         total_recoveries += result.n_recoveries
         callback.end(result, max_iter)
-        # like scikit-learn: a later run wins ties at -inf (max_iter=0)
-        if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+        if best is None or improves(result.lower_bound, best.lower_bound, data.eps):
             best = result
     if best is None:
         from ._validation import ill_defined_covariance_message  # scikit-learn's sentence(s) first

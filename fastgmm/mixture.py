@@ -394,7 +394,9 @@ class GaussianMixture(BaseMixture):
     max_iter : int, default=100
         Number of EM iterations per initialisation.
     n_init : int, default=1
-        Number of initialisations; the best result is kept.
+        Number of initialisations; the best result is kept (a later run
+        must beat the best lower bound by more than rounding, 10 eps of the
+        data's dtype relative, so a tie keeps the earlier run).
     init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
         Initialisation of the responsibilities. 'kmeans' runs fastgmm's own Numba
         k-means (k-means++ seeding and Lloyd iterations); 'hc' (not in

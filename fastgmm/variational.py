@@ -29,7 +29,7 @@ from typing import Callable
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from .em import FitFailedError, RunResult, initial_assignments, VerboseCallback
+from .em import FitFailedError, RunResult, VerboseCallback, improves, initial_assignments
 from .params import Factors, GMMParams, factorize
 from .sources import DataSource
 from .stats import SufficientStats, assign_stats, gaussian_parameters
@@ -363,7 +363,6 @@ def fit(
         if max_iter == 0:
             result.lower_bound = -np.inf
         cb.end(result, max_iter)
-        # like scikit-learn: the first run, or a better one (max_iter=0: the last)
-        if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+        if best is None or improves(result.lower_bound, best.lower_bound, data.eps):
             best = result
     return best

@@ -16,7 +16,7 @@ if str(_TESTS) not in sys.path:
 
 #: thread counts the determinism tests compare (``FASTGMM_TEST_THREADS=1,4,16``
 #: on a machine with many cores); counts past the cores run on all of them
-THREAD_COUNTS = tuple(int(t) for t in os.environ.get("FASTGMM_TEST_THREADS", "1,2,4").split(","))
+THREAD_COUNTS = tuple(int(t) for t in (os.environ.get("FASTGMM_TEST_THREADS") or "1,2,4").split(",") if t.strip())
 
 #: ../shared/data/samples.npz relative to the project root (never copied into it)
 SAMPLES_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "samples.npz"

@@ -293,3 +293,19 @@ def test_single_point_component_has_variance_reg_covar(ct):
     assert res.params.weights[k] == pytest.approx(1 / 8, rel=1e-6)
     assert res.params.means[k, 0] == pytest.approx(71779.0, rel=1e-12)
     assert np.ravel(res.params.covariances[k]) == pytest.approx(1e-6, rel=1e-3)
+
+
+def test_a_later_run_must_beat_the_best_by_more_than_rounding():
+    """n_init's choice: higher wins, -inf always loses (scikit-learn's rule);
+    bounds within 10 eps (relative) are a tie the earlier run keeps, so runs
+    that reach one optimum with the components permuted give the same fit
+    from every data source (here: a gain in the last bit of float64)."""
+    from fastgmm.em import improves
+
+    eps64, eps32 = float(np.finfo(np.float64).eps), float(np.finfo(np.float32).eps)
+    assert improves(-5.1, -np.inf, eps64) and improves(-np.inf, -np.inf, eps64)
+    assert improves(-5.0, -5.1, eps64) and not improves(-5.1, -5.0, eps64)
+    assert not improves(-5.207443733037298, -5.207443733037299, eps64)
+    assert improves(-5.2074437330, -5.2074437331, eps64)  # 1e-11: a real gain in float64
+    assert not improves(-5.2074437330, -5.2074437331, eps32)  # within float32's rounding
+    assert not improves(1e-20, 0.0, eps64)  # near zero the tie is absolute (10 eps)

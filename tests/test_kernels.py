@@ -34,10 +34,11 @@ WEIGHT_RTOL = 1e-12
 
 DTYPES = [np.float64, np.float32]
 COV_TYPES = ["full", "tied", "diag", "spherical"]
-# (d, C): d = 1, C = 1, C not a multiple of 4, d = 1..4 (the register path), d = 5
-# (odd, general path), d = 16 (fewer rows per block) and d = 11 (rows loaded by 8 x 8
-# transposed tiles with a ragged edge of columns)
-SHAPES = [(1, 1), (1, 3), (2, 3), (3, 1), (4, 5), (5, 4), (2, 6), (7, 3), (8, 5), (16, 2), (11, 3)]
+# (d, C): d = 1, C = 1, C not a multiple of 4, d = 1..4 (the register path), d = 5..8
+# (the d <= 8 register sweeps, each branch of their third sweep), d = 16 (fewer rows per
+# block) and d = 11 (the general path; rows loaded by 8 x 8 transposed tiles with a
+# ragged edge of columns)
+SHAPES = [(1, 1), (1, 3), (2, 3), (3, 1), (4, 5), (5, 4), (6, 2), (2, 6), (7, 3), (8, 5), (16, 2), (11, 3)]
 N = 777  # not a multiple of the 128-row block
 
 
@@ -477,13 +478,13 @@ def test_real_weights_match_naive(dtype, ct):
 @pytest.mark.parametrize("offset", [0.0, 1e3])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ct", ["full", "diag", "spherical"])
-@pytest.mark.parametrize("d", [2, 12, 32])
+@pytest.mark.parametrize("d", [2, 8, 12, 32])
 def test_tight_component_next_to_wide_one(dtype, ct, offset, d):
     """A component with sd 1e-3 at distance 10 from one with sd 1, near the
     origin or 1e3 away from it: each component's covariance is accurate
     relative to its own scale, and so is the per-point log-likelihood
-    (d = 12: the second moments by products along points, d = 32 by
-    outer-product tiles, in both dtypes)."""
+    (full: d = 2 and 8 by register sweeps; d = 12 by products along points
+    on AVX-512, by outer-product tiles on AVX2 in float64; d = 32 by tiles)."""
     rng = np.random.RandomState(0)
     means = np.zeros((2, d))
     means[1, 0] = 10.0

@@ -164,13 +164,15 @@ def test_kmeans_in_waves_equals_one_wave(small_waves, monkeypatch):
     assert len(set(l1.tolist())) == 3
 
 
+@pytest.mark.parametrize("d", [3, 8])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_past_64_chunks_in_two_waves_any_thread_count_bit_for_bit(covariance_type, monkeypatch):
+def test_past_64_chunks_in_two_waves_any_thread_count_bit_for_bit(covariance_type, d, monkeypatch):
     """A pass of today's real chunking with more than 64 chunks, folded in two
-    waves of 64, gives the same sums for every thread count and one wave."""
+    waves (64 chunks and the rest), gives the same sums for every thread count
+    and one wave."""
     from fastgmm import _config
 
-    n, d = 64 * _config.MAX_CHUNK_ROWS + 70_000, 3
+    n = 64 * _config.MAX_CHUNK_ROWS + 70_000
     assert -(-n // _config.chunk_rows(n, d)) > _config.TARGET_CHUNKS
     rng = np.random.RandomState(9)
     X = rng.standard_normal((n, d)) + np.repeat(np.arange(3.0), -(-n // 3))[:n, None]

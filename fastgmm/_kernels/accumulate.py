@@ -170,7 +170,7 @@ def _moments_cross(Xt, d, nb, rw, s, s2, zero):
 
 @njit(**STAGE)
 def _acc_full(model, w, X, b0, nb, src, fw, nk, s1, s2):
-    """'full' (d > 4, where :func:`_by_tiles` says no): ``s1[k] += sum
+    """'full' (d > 8, where :func:`_by_tiles` says no): ``s1[k] += sum
     rw (x - mu_k)``, lower triangle of ``s2[k] += sum rw (x - mu_k)(x -
     mu_k)^T`` by products along points."""
     _full_along_points(model, nb, (w.Xt, w.D, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
@@ -250,8 +250,9 @@ def _full_tiles(model, X, b0, nb, arrays, src, fw, nk, s1, s2):
             _moments(nb, model.means[k], Xt, P, ps, RD, rw, zero, s1[k], s2[k])
 
 
-#: features (in bytes of X's dtype) from which second moments go by
-#: outer-product tiles: one zmm, two ymm (docs/performance.md, 2026-12-03)
+#: fewest bytes of features (in X's dtype) whose second moments go by
+#: outer-product tiles (one zmm, two ymm; docs/performance.md, 2026-12-03);
+#: :func:`_by_tiles` asks for whole vectors too
 TILES_FROM_BYTES = 64
 
 
@@ -412,8 +413,9 @@ STAGES = {FullModel: _acc_full, TiedModel: _acc_tied, DiagModel: _acc_diag, Sphe
 
 def stage_for(model):
     """The accumulation stage for ``model``: its type's, and for 'full' the
-    one its dimension needs (so a fit compiles only that one: with all three
-    in one stage, a cold first fit at d = 2 took about 3 s longer)."""
+    one its dimension needs (so a fit compiles only that one: with the three
+    of d > 4 in one stage, a cold first fit at d = 2 took about 3 s longer;
+    with the d <= 8 sweeps in one, the cold demo about 2 s)."""
     cls = type(model)
     if cls is FullModel:
         d = model.means.shape[1]

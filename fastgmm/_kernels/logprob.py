@@ -121,7 +121,7 @@ def _lp_full_mid_arrays(model, Xt, ssx, lp, zero, nb):
 
 @njit(**STAGE)
 def _lp_full(model, w, nb):
-    """'full' (d > 4): ``D = x - mu_k``, ``Z = L_k^-1 D`` and ``||Z||^2`` by
+    """'full' (d > 8): ``D = x - mu_k``, ``Z = L_k^-1 D`` and ``||Z||^2`` by
     register tiles (:func:`fastgmm._kernels.tiles._dots`)."""
     _lp_full_arrays(model, w.Xt, w.D, w.Z, w.ssx, w.lp, w.zero, nb)
 
@@ -220,7 +220,8 @@ STAGES = {FullModel: _lp_full, TiedModel: _lp_tied, DiagModel: _lp_diag, Spheric
 
 def stage_for(model):
     """The log-probability stage for ``model``: its type's, and for 'full' at
-    d <= 4 the register sweep (so a fit at small d never compiles the tiles)."""
+    d <= 4 and 4 < d <= 8 a register sweep each (so a fit at small d never
+    compiles the tiles, nor one at d <= 4 the eight-feature sweep)."""
     if type(model) is FullModel and model.means.shape[1] <= 4:
         return _lp_full_small
     if type(model) is FullModel and model.means.shape[1] <= 8:

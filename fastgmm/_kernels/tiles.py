@@ -173,8 +173,9 @@ def _accumulate(Phi, F, nb, RW, C4, T, tri, zero):
     accumulators: as many as LLVM keeps in registers without spilling).
     ``tri``: only the lower triangle (p <= k, by row groups) is needed.
     ``zero`` is a 0 of Phi's dtype: block sums of float32 run in float32.
-    Used where d is below 64 bytes of features (vectors along points stay full
-    there); from there up, :func:`_second_moments` is faster.
+    Used where :func:`fastgmm._kernels.accumulate._by_tiles` says no: below
+    64 bytes of features (vectors along points stay full there) and for one
+    vector and a ragged part; elsewhere :func:`_second_moments` is faster.
     """
     for k in range(0, C4, 4):
         pend = min(F, k + 4) if tri else F
