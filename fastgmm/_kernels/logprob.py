@@ -57,7 +57,6 @@ def _lp_small(Xt, d, nb, m, A, ck, zero, ssx, out):
         out[b] = ck - 0.5 * ssx[b]
 
 
-
 @njit(**INNER)
 def _lp_mid(Xt, d, nb, m, A, ck, zero, ssx, out):
     """:func:`_lp_small` for ``4 < d <= 8``: ``z = A (x - m)`` for eight
@@ -222,10 +221,12 @@ def stage_for(model):
     """The log-probability stage for ``model``: its type's, and for 'full' at
     d <= 4 and 4 < d <= 8 a register sweep each (so a fit at small d never
     compiles the tiles, nor one at d <= 4 the eight-feature sweep)."""
-    if type(model) is FullModel and model.means.shape[1] <= 4:
-        return _lp_full_small
-    if type(model) is FullModel and model.means.shape[1] <= 8:
-        return _lp_full_mid
+    if type(model) is FullModel:
+        d = model.means.shape[1]
+        if d <= 4:
+            return _lp_full_small
+        if d <= 8:
+            return _lp_full_mid
     return STAGES[type(model)]
 
 

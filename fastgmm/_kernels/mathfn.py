@@ -47,12 +47,12 @@ def _exp64(t, m, out, acc, n):
     of Horner's 12: the loop was latency-bound), and 2^k built from its
     exponent bits, made a float in register by :func:`_as_float` (k converted
     through int32, which AVX2 does in vectors, where an int64 conversion is
-    scalar; a second loop through a buffer of bits took 1.06 ns an element, this 0.89): relative error within (4 +
-    |t|) ulp (fastmath reassociation may fold the two-constant reduction;
-    tested), one branch-free loop without a libm call,
-    measured 2.5x faster than ``np.exp`` per element here (``t`` may be
-    ``out``, but that halves the speed). The subtraction and the sum ride along
-    in the loop: no sweep of their own.
+    scalar; a second loop through a buffer of bits took 1.06 ns an element,
+    this 0.89): relative error within (4 + |t|) ulp (fastmath reassociation
+    may fold the two-constant reduction; tested), one branch-free loop without
+    a libm call, measured 2.5x faster than ``np.exp`` per element here (``t``
+    may be ``out``, but that halves the speed). The subtraction and the sum
+    ride along in the loop: no sweep of their own.
     """
     for i in range(n):
         x = t[i] - m[i]
