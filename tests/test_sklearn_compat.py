@@ -72,11 +72,13 @@ def _explicit_init(X, covariance_type, n_components=3, seed=0):
     return dict(weights_init=weights, means_init=means, precisions_init=precisions)
 
 
-def _close(a, b, rtol, what=""):
+def _close(a, b, rtol, what="", atol_scale=1e-4):
+    """``a`` close to ``b`` within ``rtol``, and absolutely within ``rtol *
+    atol_scale`` of ``b``'s largest magnitude (for entries near 0)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     scale = max(1.0, float(np.max(np.abs(b)))) if b.size else 1.0
-    assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-4 * scale, err_msg=what)
+    assert_allclose(a, b, rtol=rtol, atol=rtol * atol_scale * scale, err_msg=what)
 
 
 def _fit_both(X, **kw):
@@ -173,8 +175,13 @@ def test_float32_dtypes_like_sklearn(blobs, covariance_type):
         assert getattr(fg, attr).dtype == getattr(sk, attr).dtype == np.float32, attr
     assert fg.predict_proba(X).dtype == sk.predict_proba(X).dtype == np.float32
     assert fg.score_samples(X).dtype == sk.score_samples(X).dtype == np.float32
+    # Parameters against the float64 fit: scikit-learn's float32 ones are
+    # themselves ~1e-5 of the scale off it (tied at d = 3: 2.0e-5 where
+    # fastgmm's float32 were 1.6e-6 off, on AVX2), so between the two float32
+    # fits an entry near 0 differs by more than float32's rounding.
+    sk64, _ = _fit_both(blobs, n_components=3, covariance_type=covariance_type, random_state=0)
     for attr in FITTED:
-        _close(getattr(fg, attr), getattr(sk, attr), 1e-3, attr)
+        _close(getattr(fg, attr), getattr(sk64, attr), 1e-3, attr, atol_scale=1e-2)
     _close(fg.score_samples(X), sk.score_samples(X), 1e-4)
     assert_allclose(fg.predict_proba(X), sk.predict_proba(X), rtol=0, atol=1e-4)
 
