@@ -526,8 +526,8 @@ def _log_block_py(s, out, n):
 
 
 @njit
-def _dots_py(phi, d, nb, a, d4, out, tri, ss):
-    _tiles_dots(phi, d, nb, a, d4, out, tri, ss)
+def _dots_py(phi, c, d, nb, a, d4, out, tri, ss):
+    _tiles_dots(phi, c, d, nb, a, d4, out, tri, ss)
 
 
 @njit
@@ -586,18 +586,20 @@ def test_dots_register_tiles_match_numpy(dtype, d, nb, tri):
     ld = 128 + TILE_BYTES // np.dtype(dtype).itemsize  # the kernel's padded rows
     phi = np.zeros((d, ld), dtype)
     phi[:, :nb] = rng.standard_normal((d, nb))
+    c = rng.standard_normal(d).astype(dtype)  # the centre the tiles subtract
     a = np.zeros((d4, d), dtype)
     a[:d] = np.tril(rng.standard_normal((d, d))) if tri else rng.standard_normal((d, d))
     out = np.full((d4, ld), np.nan, dtype)
     ss = np.full(ld, np.nan, dtype)
-    _dots(phi, d, nb, a, d4, out, tri, ss)
-    ref = a.astype(np.float64) @ phi[:, :nb].astype(np.float64)
-    tol = TOL[dtype] * np.abs(a).sum(axis=1, keepdims=True) * np.abs(phi[:, :nb]).max()
+    _dots(phi, c, d, nb, a, d4, out, tri, ss)
+    centred = phi[:, :nb].astype(np.float64) - c.astype(np.float64)[:, None]
+    ref = a.astype(np.float64) @ centred
+    tol = TOL[dtype] * np.abs(a).sum(axis=1, keepdims=True) * np.abs(centred).max()
     assert np.all(np.abs(out[:, :nb] - ref) <= tol)
     assert_allclose(ss[:nb], (ref**2).sum(axis=0), rtol=100 * TOL[dtype])
     # no squares wanted: ss has no rows, and the same products come out
     out2 = np.full((d4, ld), np.nan, dtype)
-    _dots(phi, d, nb, a, d4, out2, tri, ss[:0].copy())
+    _dots(phi, c, d, nb, a, d4, out2, tri, ss[:0].copy())
     assert_array_equal(out2[:, :nb], out[:, :nb])
 
 

@@ -120,9 +120,9 @@ def _lp_full_mid_arrays(model, Xt, ssx, lp, zero, nb):
 
 @njit(**STAGE)
 def _lp_full(model, w, nb):
-    """'full' (d > 8): ``D = x - mu_k``, ``Z = L_k^-1 D`` and ``||Z||^2`` by
-    register tiles (:func:`fastgmm._kernels.tiles._dots`)."""
-    _lp_full_arrays(model, w.Xt, w.D, w.Z, w.ssx, w.lp, w.zero, nb)
+    """'full' (d > 8): ``Z = L_k^-1 (x - mu_k)`` and ``||Z||^2`` by register
+    tiles (:func:`fastgmm._kernels.tiles._dots`, centring in the tiles)."""
+    _lp_full_arrays(model, w.Xt, w.Z, w.ssx, w.lp, nb)
 
 
 @njit(**STAGE)
@@ -140,18 +140,14 @@ def _lp_full_small_arrays(model, Xt, ssx, lp, zero, nb):
 
 
 @njit(**INNER)
-def _lp_full_arrays(model, Xt, D, Z, ssx, lp, zero, nb):
+def _lp_full_arrays(model, Xt, Z, ssx, lp, nb):
     """:func:`_lp_full` on the arrays it uses: a call, not inlined (inlined, the
-    pass at d = 32 was 10% slower), that passes five arrays rather than the
+    pass at d = 32 was 10% slower), that passes four arrays rather than the
     whole work tuple (a reference count each per block)."""
     C, d = model.means.shape
     d4 = model.mats.shape[1]
     for k in range(C):
-        for i in range(d):
-            mi = model.means[k, i]
-            for b in range(nb):
-                D[i, b] = Xt[i, b] - mi
-        _dots(D, d, nb, model.mats[k], d4, Z, True, ssx)
+        _dots(Xt, model.means[k], d, nb, model.mats[k], d4, Z, True, ssx)
         ck = model.const[k]
         for b in range(nb):
             lp[k, b] = ck - 0.5 * ssx[b]
@@ -162,11 +158,7 @@ def _lp_tied(model, w, nb):
     """'tied': ``y = L^-1 (x - c)`` once per point, then ``||y - L^-1 (mu_k - c)||^2``."""
     C, d = model.vecs.shape
     d4 = model.mat.shape[0]
-    for i in range(d):
-        ci = model.center[i]
-        for b in range(nb):
-            w.D[i, b] = w.Xt[i, b] - ci
-    _dots(w.D, d, nb, model.mat, d4, w.Z, True, w.ssx0)
+    _dots(w.Xt, model.center, d, nb, model.mat, d4, w.Z, True, w.ssx0)
     for k in range(C):
         for b in range(nb):
             w.ssx[b] = 0.0

@@ -78,15 +78,19 @@ TILE_BYTES = 2 * VECTOR_BYTES
 
 
 @intrinsic
-def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
-    """``out[k + i, b0:b0 + W] = A[k + i, :pend] . Phi[:pend, b0:b0 + W]`` for
-    i < 4 and W = ``TILE_BYTES`` of the dtype, and when ``want_ss``
+def _tile4(typingctx, Phi, c, A, out, ss, k, b0, pend, want_ss):
+    """``out[k + i, b0:b0 + W] = A[k + i, :pend] . (Phi[:pend, b0:b0 + W] -
+    c[:pend])`` for i < 4 and W = ``TILE_BYTES`` of the dtype, and when ``want_ss``
     ``ss[b0:b0 + W]`` set (k = 0) or increased by the sum of the four rows'
     squares, still in registers; compiled code only.
 
     The 4 x W sums stay in vector registers across the whole sum over features
-    (per feature: one vector load of ``Phi``'s row, one broadcast per
-    coefficient, 4 x W multiply-adds), and are stored once at the end. LLVM's
+    (per feature: one vector load of ``Phi``'s row less a broadcast of
+    ``c``, one broadcast per coefficient, 4 x W multiply-adds), and are
+    stored once at the end. Centring in the tile, rather than writing
+    ``Phi - c`` to memory first for each component, saves a store and a load
+    of the block per component; the subtraction is the same, so are the
+    results. LLVM's
     loop vectoriser only vectorises the innermost loop, so written as loops it
     streams ``out`` through memory for every group of features, and on AVX2
     (16 vector registers) kept part of the coefficients in memory too: 13
@@ -94,16 +98,19 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
     ``llvm.fmuladd`` (fused where the CPU has FMA), summed in feature order:
     the same result, bit for bit, as the loops it replaced.
     """
-    if not (_c_arrays(2, Phi, A, out) and _c_arrays(1, ss)):
+    if not (_c_arrays(2, Phi, A, out) and _c_arrays(1, c, ss)):
         return None
-    if not (Phi.dtype == A.dtype == out.dtype == ss.dtype and Phi.dtype in (types.float32, types.float64)):
+    if not (Phi.dtype == c.dtype == A.dtype == out.dtype == ss.dtype and Phi.dtype in (types.float32, types.float64)):
         return None
-    sig = types.void(Phi, A, out, ss, types.intp, types.intp, types.intp, types.boolean)
+    sig = types.void(Phi, c, A, out, ss, types.intp, types.intp, types.intp, types.boolean)
 
     def codegen(context, builder, signature, args):
-        ss_v, k, b0, pend, want_ss = args[3:]
+        ss_v, k, b0, pend, want_ss = args[4:]
         fty, size, w, vty, fma, zero = _vector_kit(context, builder, Phi.dtype, TILE_BYTES)
-        (phi, a, o), (ldp, lda, ldo) = _matrices(context, builder, signature.args[:3], args[:3])
+        (phi, a, o), (ldp, lda, ldo) = _matrices(
+            context, builder, (signature.args[0],) + signature.args[2:4], (args[0],) + args[2:4]
+        )
+        cv = context.make_array(signature.args[1])(context, builder, args[1])
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(4)]  # promoted to registers
         rows = [builder.add(k, ir.Constant(k.type, i)) for i in range(4)]
         arows = [builder.mul(r, lda) for r in rows]
@@ -111,9 +118,10 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
             p = loop.index
             src = builder.gep(phi.data, [builder.add(builder.mul(p, ldp), b0)])
             u = builder.load(builder.bitcast(src, vty.as_pointer()), align=size)
+            u = builder.fsub(u, _splat(builder, builder.load(builder.gep(cv.data, [p])), w))
             for i in range(4):
-                c = builder.load(builder.gep(a.data, [builder.add(arows[i], p)]))
-                builder.store(builder.call(fma, [_splat(builder, c, w), u, builder.load(accs[i])]), accs[i])
+                coef = builder.load(builder.gep(a.data, [builder.add(arows[i], p)]))
+                builder.store(builder.call(fma, [_splat(builder, coef, w), u, builder.load(accs[i])]), accs[i])
         z = [builder.load(acc) for acc in accs]
         for i in range(4):
             dst = builder.gep(o.data, [builder.add(builder.mul(rows[i], ldo), b0)])
@@ -123,7 +131,7 @@ def _tile4(typingctx, Phi, A, out, ss, k, b0, pend, want_ss):
                 builder.call(fma, [z[1], z[1], builder.fmul(z[0], z[0])]),
                 builder.call(fma, [z[3], z[3], builder.fmul(z[2], z[2])]),
             )
-            sv = context.make_array(signature.args[3])(context, builder, ss_v)
+            sv = context.make_array(signature.args[4])(context, builder, ss_v)
             dst = builder.bitcast(builder.gep(sv.data, [b0]), vty.as_pointer())
             old = builder.select(
                 builder.icmp_signed("==", k, ir.Constant(k.type, 0)), zero, builder.load(dst, align=size)
@@ -141,8 +149,8 @@ PHI_IN_L1 = 40 * 1024
 
 
 @njit(**INNER)
-def _dots(Phi, F, nb, A, C4, out, tri, ss):
-    """``out[k, b] = A[k, :F] . Phi[:F, b]`` for k < C4 (a multiple of 4), and
+def _dots(Phi, c, F, nb, A, C4, out, tri, ss):
+    """``out[k, b] = A[k, :F] . (Phi[:F, b] - c[:F])`` for k < C4 (a multiple of 4), and
     ``ss[b] = sum_k out[k, b]^2`` when ``ss`` has rows (summed while each tile
     is still in registers).
 
@@ -157,12 +165,12 @@ def _dots(Phi, F, nb, A, C4, out, tri, ss):
     if F * nb * Phi.itemsize > PHI_IN_L1:  # points outer: a tile's column of Phi stays in L1
         for b0 in range(0, nb, w):
             for k in range(0, C4, 4):
-                _tile4(Phi, A, out, ss, k, b0, min(F, k + 4) if tri else F, want_ss)
+                _tile4(Phi, c, A, out, ss, k, b0, min(F, k + 4) if tri else F, want_ss)
     else:
         for k in range(0, C4, 4):
             pend = min(F, k + 4) if tri else F
             for b0 in range(0, nb, w):
-                _tile4(Phi, A, out, ss, k, b0, pend, want_ss)
+                _tile4(Phi, c, A, out, ss, k, b0, pend, want_ss)
 
 
 @njit(**INNER)
