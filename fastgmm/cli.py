@@ -504,7 +504,10 @@ def cmd_bench(args, extra: list[str]) -> int:
         raise CLIError(f"fastgmm bench needs {exc.name}: pip install 'fastgmm[bench]'") from None
     parser = _Parser(
         prog="fastgmm bench",
-        description="Time fastgmm against scikit-learn, side by side, in this process.",
+        description=(
+            "Time fastgmm against its peers per EM iteration, from the same start "
+            "(each peer in a process of its own)."
+        ),
         epilog="Example: fastgmm bench --quick",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
