@@ -85,13 +85,13 @@ def _tile4(typingctx, Phi, c, A, out, ss, k, b0, pend, want_ss):
     squares, still in registers; compiled code only.
 
     The 4 x W sums stay in vector registers across the whole sum over features
-    (per feature: one vector load of ``Phi``'s row less a broadcast of
-    ``c``, one broadcast per coefficient, 4 x W multiply-adds), and are
-    stored once at the end. Centring in the tile, rather than writing
-    ``Phi - c`` to memory first for each component, saves a store and a load
-    of the block per component; the subtraction is the same, so are the
-    results. LLVM's
-    loop vectoriser only vectorises the innermost loop, so written as loops it
+    (per feature: one vector load of ``Phi``'s row less a broadcast of ``c``,
+    one broadcast per coefficient, 4 x W multiply-adds), and are stored once
+    at the end. Centring in the tile, rather than writing ``Phi - c`` to
+    memory first for each component, saves a store and a load of the block
+    per component; the subtraction is the same, so are the results.
+
+    LLVM's loop vectoriser only vectorises the innermost loop, so written as loops it
     streams ``out`` through memory for every group of features, and on AVX2
     (16 vector registers) kept part of the coefficients in memory too: 13
     loads and 4 stores per 16 FMAs, against 12 loads and no stores here.
