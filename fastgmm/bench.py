@@ -14,7 +14,7 @@ another's:
 
 It reports the median ms per iteration, each peer's ratio, GFLOP/s
 (``2 N C d (d+1)`` flops per full-covariance iteration), the DGEMM rate of
-this machine measured in the same run, the peak resident memory each library
+this machine measured just before each shape, the peak resident memory each library
 adds, and the relative difference of each peer's log-likelihood (or bound)
 after that iteration from fastgmm's (which must agree: the runner fails
 loudly otherwise).
@@ -580,7 +580,6 @@ def run(args: argparse.Namespace) -> int:
     info = machine_info(threads, peers)
     for wmsg in info["warnings"]:
         print(f"warning: {wmsg}", file=sys.stderr)
-    dgemm = {t: dgemm_gflops(t) for t in threads}
     jobs = [(s, t) for s in shapes for t in threads]
     try:
         from tqdm import tqdm
@@ -590,8 +589,10 @@ def run(args: argparse.Namespace) -> int:
         bar = jobs
     results = []
     for (n, d, c, ct), t in bar:
+        # next to fastgmm's timing, which comes first: on a shared host the rate drifts within a run
+        dgemm = dgemm_gflops(t)
         r = bench_shape(n, d, c, ct, dtype, t, n_iter=n_iter, model=args.model, peers=peers)
-        r.dgemm_gflops = dgemm[t]
+        r.dgemm_gflops = dgemm
         results.append(r)
         if not args.markdown:
             print(_line(r), flush=True)
