@@ -58,6 +58,10 @@ MAX_CHUNK_ROWS = 16384
 MIN_CHUNK_ROWS = 2048
 #: most rows per block
 MAX_BLOCK = 1024
+#: most bytes of one feature's row of a block for d > 4: 256 rows of float64,
+#: 512 of float32 (with 256 float32 rows the per-loop costs of the short sweeps
+#: weighed twice as much: float32 passes 5-13% slower, docs/performance.md)
+MAX_ROW_BYTES = 2048
 #: bytes of per-chunk accumulators one wave of chunks may hold (a pass with
 #: more chunks runs them in waves, each summed into the totals in chunk order)
 WAVE_BYTES = 64 * 2**20
@@ -65,9 +69,10 @@ WAVE_BYTES = 64 * 2**20
 MAX_WAVE = 1024
 
 
-def chunk_rows(n_samples: int, n_features: int | None = None) -> int:
+def chunk_rows(n_samples: int, n_features: int | None = None, itemsize: int = 8) -> int:
     """Rows per chunk of a pass over ``n_samples`` rows of ``n_features``
-    columns (None: a multiple of every block size).
+    columns of ``itemsize`` bytes (``n_features`` None: a multiple of every
+    block size).
 
     Depends on the data shape only, never on the thread count, so that the fixed
     order reduction of the per-chunk accumulators gives bit-identical results for
@@ -77,7 +82,7 @@ def chunk_rows(n_samples: int, n_features: int | None = None) -> int:
     many = -(-n_samples // MAX_CHUNK_ROWS)
     n_chunks = max(1, min(max(TARGET_CHUNKS, many), n_samples // MIN_CHUNK_ROWS))
     rows = -(-n_samples // n_chunks)
-    unit = MAX_BLOCK if n_features is None or n_features <= 4 else 256
+    unit = MAX_BLOCK if n_features is None or n_features <= 4 else MAX_ROW_BYTES // itemsize
     return max(unit, -(-rows // unit) * unit)
 
 
@@ -89,12 +94,13 @@ def wave_chunks(chunk_bytes: int) -> int:
 
 
 def block_rows(n_features: int, itemsize: int) -> int:
-    """Rows per block for ``n_features`` columns: a divisor of ``MAX_BLOCK``
-    between 16 and 256, or ``MAX_BLOCK`` for d <= 4 (so chunks hold whole
-    blocks). At d <= 4 the per-block work is small and 1024-row blocks halve
-    its fixed cost; at d = 8, 1024-row blocks made the pass 4x slower."""
+    """Rows per block for ``n_features`` columns of ``itemsize`` bytes: a
+    divisor of ``MAX_BLOCK`` between 16 and ``MAX_ROW_BYTES`` of a feature, or
+    ``MAX_BLOCK`` for d <= 4 (so chunks hold whole blocks). At d <= 4 the
+    per-block work is small and 1024-row blocks halve its fixed cost; at d = 8,
+    1024-row blocks of float64 made the pass 4x slower."""
     rows = BLOCK_BYTES // max(1, n_features * itemsize)
-    b = MAX_BLOCK if n_features <= 4 else 256
+    b = MAX_BLOCK if n_features <= 4 else MAX_ROW_BYTES // itemsize
     while b > 16 and b > rows:
         b //= 2
     return b

@@ -83,8 +83,8 @@ class SufficientStats:
 _NO_WEIGHTS = np.zeros(0)
 
 
-def _bounds(n: int, d: int, start: int = 0) -> np.ndarray:
-    rows = _config.chunk_rows(n - start, d)
+def _bounds(n: int, d: int, start: int = 0, itemsize: int = 8) -> np.ndarray:
+    rows = _config.chunk_rows(n - start, d, itemsize)
     return np.append(np.arange(start, n, rows, dtype=np.int64), np.int64(n)) if n > start else np.array([start], np.int64)
 
 
@@ -98,7 +98,7 @@ def _run(driver, X, sw, model, io, s2_shape, start, stop, parallel, entropy=Fals
     C = model.const.shape[0]
     d = X.shape[1]
     n = X.shape[0] if stop is None else stop
-    bounds = _bounds(n, d, start)
+    bounds = _bounds(n, d, start, X.dtype.itemsize)
     totals = _Totals(C, d, s2_shape)
     size = C + C * d + int(np.prod(s2_shape)) + 5
     m = min(bounds.shape[0] - 1, _config.wave_chunks(8 * size))
