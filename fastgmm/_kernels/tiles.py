@@ -335,11 +335,11 @@ def _second_moments(P, s, RD, d, nb, T):
     tiles of two vectors (:func:`_outer2`) while more than one vector of
     columns is left, then one (:func:`_outer1`) or half of one
     (:func:`_outer_half`), so the tiles cover the triangle to within half a
-    vector. Strips of two vectors of columns are the outer loop: a strip of
-    ``P`` stays in L1 while every row group below it streams its rows of
-    ``RD`` (row groups outer streamed ``P`` from L2 for every group: the pass
-    at d = 32 float64 10% slower on Zen 3). The tiles, and so the sums, are
-    the same in either order."""
+    vector. Strips of two vectors of columns are the outer loop, so a strip
+    of ``P`` stays in L1 while the row groups below it stream their rows of
+    ``RD`` (on Zen 3 level with row groups outer, within the noise:
+    docs/performance.md). The tiles, and so the sums, are the same in either
+    order."""
     w = VECTOR_BYTES // P.itemsize
     h = w // 2
     R = OUTER_ROWS
