@@ -74,7 +74,7 @@ def chunk_rows(n_samples: int, n_features: int | None = None, itemsize: int = 8)
     columns of ``itemsize`` bytes (``n_features`` None: a multiple of every
     block size).
 
-    Depends on the data shape only, never on the thread count, so that the fixed
+    Depends on the data's shape and dtype only, never on the thread count, so that the fixed
     order reduction of the per-chunk accumulators gives bit-identical results for
     any number of threads. Chunks hold whole blocks; the unit is no larger than
     the blocks need, so that the chunks split evenly between threads.
