@@ -83,7 +83,7 @@ class SufficientStats:
 _NO_WEIGHTS = np.zeros(0)
 
 
-def _bounds(n: int, d: int, start: int = 0, itemsize: int = 8) -> np.ndarray:
+def _bounds(n: int, d: int, start: int, itemsize: int) -> np.ndarray:
     rows = _config.chunk_rows(n - start, d, itemsize)
     return np.append(np.arange(start, n, rows, dtype=np.int64), np.int64(n)) if n > start else np.array([start], np.int64)
 

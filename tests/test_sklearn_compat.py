@@ -179,7 +179,7 @@ def test_float32_dtypes_like_sklearn(blobs, covariance_type):
     # themselves ~1e-5 of the scale off it (tied at d = 3: 2.0e-5 where
     # fastgmm's float32 were 1.6e-6 off, on AVX2), so between the two float32
     # fits an entry near 0 differs by more than float32's rounding.
-    sk64, _ = _fit_both(blobs, n_components=3, covariance_type=covariance_type, random_state=0)
+    sk64 = SkGMM(n_components=3, covariance_type=covariance_type, random_state=0).fit(blobs)
     for attr in FITTED:
         _close(getattr(fg, attr), getattr(sk64, attr), 1e-3, attr, atol_scale=1e-2)
     _close(fg.score_samples(X), sk.score_samples(X), 1e-4)
