@@ -474,6 +474,37 @@ def test_real_weights_match_naive(dtype, ct):
     assert_close(new.covariances, c, dtype, scale=np.abs(c).max())
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("d", [16, 32, 33])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sparse_responsibilities_match_naive(dtype, d, weighted):
+    """Separated components, so most responsibilities underflow to exactly 0
+    and the statistics gather the few weighted points of each block; two
+    components overlap, so other blocks stay dense. Zero sample weights on a
+    run of rows make some blocks sparse for every component."""
+    C = 5
+    rng = np.random.RandomState(d)
+    w, m, c = naive.random_params(rng, C, d, "full", spread=40.0)
+    m[1] = m[0] + 0.5
+    X = np.ascontiguousarray(naive.sample_mixture(rng, 3000, w, m, c, "full").astype(dtype))
+    p = GMMParams(w, m, c, "full")
+    sw = None
+    if weighted:
+        sw = rng.uniform(0.5, 2.0, size=len(X))
+        sw[600:1500] = 0.0
+    resp = np.empty((len(X), C), dtype)
+    score(X, factorize(p), resp=resp)
+    assert (resp == 0).mean() > 0.5  # the sparse path runs
+    st = em_stats(X, sw, factorize(p))
+    new = m_step(st, "full", 1e-6, eps_of(dtype))
+    X64 = X.astype(np.float64)
+    ref_resp, ref_ll, _ = naive.e_step(X64, p.weights, p.means, p.covariances, "full")
+    rw, rm, rc = naive.m_step(X64, ref_resp, "full", 1e-6, sample_weight=sw, eps=eps_of(dtype))
+    assert_close(new.weights, rw, dtype)
+    assert_close(new.means, rm, dtype, scale=np.abs(X64).max())
+    assert_close(new.covariances, rc, dtype, scale=np.abs(rc).max())
+
+
 # ------------------------------------------------------- heterogeneous scales
 @pytest.mark.parametrize("offset", [0.0, 1e3])
 @pytest.mark.parametrize("dtype", DTYPES)

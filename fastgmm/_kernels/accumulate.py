@@ -191,7 +191,7 @@ def _acc_full_mid(model, w, X, b0, nb, src, fw, nk, s1, s2):
 @njit(**STAGE)
 def _acc_full_tiles(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """:func:`_acc_full` where :func:`_by_tiles` says so: outer-product tiles."""
-    _full_tiles(model, X, b0, nb, (w.Xt, w.P, w.ps, w.RD, w.rw, w.zero), src, fw, nk, s1, s2)
+    _full_tiles(model, X, b0, nb, (w.Xt, w.P, w.ps, w.RD, w.rw, (w.Pc, w.nzi), w.zero), src, fw, nk, s1, s2)
 
 
 # The three stages' work goes through calls, not inlined code (inlined, the
@@ -240,14 +240,14 @@ def _full_along_points(model, nb, arrays, src, fw, nk, s1, s2):
 
 @njit(**INNER)
 def _full_tiles(model, X, b0, nb, arrays, src, fw, nk, s1, s2):
-    """:func:`_acc_full_tiles` on ``(Xt, P, ps, RD, rw, zero)``."""
-    Xt, P, ps, RD, rw, zero = arrays
+    """:func:`_acc_full_tiles` on ``(Xt, P, ps, RD, rw, (Pc, nzi), zero)``."""
+    Xt, P, ps, RD, rw, sparse, zero = arrays
     _rows(X, b0, nb, P)
     for k in range(model.means.shape[0]):
         tot = _weigh(src[k], fw, nb, rw)
         if tot != 0.0:
             nk[k] += tot
-            _moments(nb, model.means[k], Xt, P, ps, RD, rw, zero, s1[k], s2[k])
+            _moments(nb, model.means[k], Xt, P, ps, RD, rw, zero, s1[k], s2[k], sparse)
 
 
 #: fewest bytes of features (in X's dtype) whose second moments go by
@@ -296,24 +296,72 @@ def _rows(X, b0, nb, P):
 
 
 @njit(**INNER)
-def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2):
+def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2, sparse):
     """``s1 += sum rw (x - s)`` and the lower triangle of ``s2 += sum rw (x -
-    s)(x - s)^T`` over the block: ``RD = rw (x - s)`` along points (from the
-    transposed block), then outer-product tiles of ``RD`` by the rows ``P``
-    minus ``s`` (:func:`fastgmm._kernels.tiles._second_moments`; ``ps``: ``s``
-    padded as ``P``'s rows). A call, not inlined: it passes ten arrays and
+    s)(x - s)^T`` over the block: ``RD = rw (x - s)``, then outer-product
+    tiles of ``RD`` by the rows minus ``s``
+    (:func:`fastgmm._kernels.tiles._second_moments`; ``ps``: ``s`` padded as
+    ``P``'s rows). Over the block's points (:func:`_differences`), or, where
+    at most :data:`SPARSE_FRACTION` of them have ``rw != 0``, over those
+    gathered (:func:`_gathered_differences`, ``sparse = (Pc, nzi)``): far
+    components' responsibilities underflow to 0 as a fit converges on
+    separated clusters. A call, not inlined: it passes eleven arrays and
     scalars, not the work tuple."""
     d = s.shape[0]
     for i in range(d):
+        ps[i] = s[i]
+    Pc, nzi = sparse
+    n = 0
+    for b in range(nb):  # branch-free: the index is written, and kept if the weight is non-zero
+        nzi[n] = b
+        n += 1 if rw[b] != 0.0 else 0
+    if n > SPARSE_FRACTION * nb:
+        _differences(nb, s, Xt, RD, rw, zero, s1)
+        _second_moments(P, ps, RD, d, nb, s2)
+    else:
+        _gathered_differences(n, nzi, s, Xt, P, Pc, RD, rw, zero, s1)
+        _second_moments(Pc, ps, RD, d, n, s2)
+
+
+#: the largest fraction of a block's points with non-zero weight for which
+#: :func:`_moments` gathers them (docs/performance.md, 2026-12-08)
+SPARSE_FRACTION = 0.5
+
+
+@njit(**STAGE)
+def _differences(nb, s, Xt, RD, rw, zero, s1):
+    """``RD = rw (x - s)`` along the block's points (from the transposed
+    block), and ``s1 += sum rw (x - s)``."""
+    for i in range(s.shape[0]):
         si = s[i]
-        ps[i] = si
         acc1 = zero
         for b in range(nb):
             u = rw[b] * (Xt[i, b] - si)
             RD[i, b] = u
             acc1 += u
         s1[i] += acc1
-    _second_moments(P, ps, RD, d, nb, s2)
+
+
+@njit(**STAGE)
+def _gathered_differences(n, nzi, s, Xt, P, Pc, RD, rw, zero, s1):
+    """:func:`_differences` over the ``n`` points ``nzi[:n]`` only, in point
+    order: their rows of ``P`` into ``Pc``, their weights to the front of
+    ``rw`` (in place: ``nzi[j] >= j``), ``RD[:, :n]`` and ``s1``. The points
+    left out have ``rw = 0`` and add nothing."""
+    d = s.shape[0]
+    for j in range(n):
+        b = nzi[j]
+        rw[j] = rw[b]
+        for i in range(d):
+            Pc[j, i] = P[b, i]
+    for i in range(d):
+        si = s[i]
+        acc1 = zero
+        for j in range(n):
+            u = rw[j] * (Xt[i, nzi[j]] - si)
+            RD[i, j] = u
+            acc1 += u
+        s1[i] += acc1
 
 
 @njit(**STAGE)

@@ -39,6 +39,7 @@ Work = namedtuple(
     [
         "Xt", "D", "Z", "RD",  # rows, differences, L^-1 products, weighted differences
         "P", "ps",  # the block's rows, row-major, and a component's point (second moments)
+        "Pc", "nzi",  # the rows of P that a component weighs, and their indices (sparse responsibilities)
         "lp", "e", "r", "sq",  # (C, B): log-probabilities, exp(lp - max), responsibilities, Mahalanobis sums
         "w", "fw", "rw",  # sample weights, statistics' per-point factor, one component's weights
         "mx", "mx2", "amx", "amx2", "amz",  # component maximum and arg-max (two buffers each)

@@ -28,7 +28,7 @@ def _work(X, C, block):
     # float32 data runs them at twice the vector width
     return Work(
         np.zeros((d4, ld), dt), np.zeros((d, ld), dt), np.zeros((d4, ld), dt), np.zeros((dr, ld), dt),
-        np.zeros((block, ldp), dt), np.zeros(ldp, dt),
+        np.zeros((block, ldp), dt), np.zeros(ldp, dt), np.zeros((block, ldp), dt), np.empty(block, np.int64),
         np.zeros((C, ld), dt), np.empty((C, ld), dt), np.empty((C, ld), dt), np.empty((C, ld), dt),
         np.ones(block), np.empty(block, dt), np.empty(block, dt),
         np.empty(block, dt), np.empty(block, dt),
