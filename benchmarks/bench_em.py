@@ -54,6 +54,38 @@ class EMIteration:
         self.iteration()
 
 
+class LateIteration:
+    """One full-covariance EM iteration late in a fit on separated clusters
+    (d = 32, C = 16, after 10 iterations from the shared start), where most
+    responsibilities have underflowed to exactly 0 and the statistics gather
+    the weighted points (docs/performance.md, 2026-12-08)."""
+
+    timeout = 300
+
+    def setup(self):
+        from fastgmm.params import GMMParams, factorize
+        from fastgmm.stats import em_stats, m_step, score
+
+        X, w0, m0, cov0 = init_params(n=50_000, d=32, c=16)
+        p = GMMParams(w0, m0, cov0, "full")
+        for _ in range(10):
+            p = m_step(em_stats(X, None, factorize(p)), "full", 1e-6, 1e-15)
+        resp = np.empty((len(X), 16))
+        score(X, factorize(p), resp=resp)
+        assert (resp == 0).mean() > 0.5, "the responsibilities are not sparse here"
+        st = em_stats(X, None, factorize(p))
+        # check: the pass's weighted means against NumPy's from the responsibilities
+        nk = resp.sum(axis=0)
+        keep = nk > 0
+        ref = (resp.T @ X)[keep] / nk[keep, None]
+        got = (st.shift + st.s1 / np.maximum(st.nk, 1e-300)[:, None])[keep]
+        assert np.allclose(got, ref, rtol=1e-9, atol=1e-9 * np.abs(X).max()), "statistics disagree with NumPy"
+        self.X, self.p, self.em_stats, self.m_step, self.factorize = X, p, em_stats, m_step, factorize
+
+    def time_late_iteration(self):
+        self.m_step(self.em_stats(self.X, None, self.factorize(self.p)), "full", 1e-6, 1e-15)
+
+
 class Fit:
     """End-to-end ``GaussianMixture.fit`` with default parameters (k-means init)."""
 
