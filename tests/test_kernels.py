@@ -474,32 +474,47 @@ def test_real_weights_match_naive(dtype, ct):
     assert_close(new.covariances, c, dtype, scale=np.abs(c).max())
 
 
+def _weighted_per_block(resp, sw, d, itemsize):
+    """Points with non-zero weight per (block, component), for the pass's blocks."""
+    block = _config.block_rows(d, itemsize)
+    nz = resp != 0
+    if sw is not None:
+        nz &= (sw != 0)[:, None]
+    return np.array([nz[b : b + block].sum(axis=0) for b in range(0, len(resp), block)]), block
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("d", [16, 32, 33])
+@pytest.mark.parametrize("ct,d", [("full", 16), ("full", 32), ("full", 33), ("diag", 16), ("diag", 33)])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_sparse_responsibilities_match_naive(dtype, d, weighted):
+def test_sparse_responsibilities_match_naive(dtype, ct, d, weighted):
     """Separated components, so most responsibilities underflow to exactly 0
-    and the statistics gather the few weighted points of each block; two
-    components overlap, so other blocks stay dense. Zero sample weights on a
+    and the statistics gather the few weighted points of each block; two heavy
+    components overlap, so their blocks stay dense. Zero sample weights on a
     run of rows make some blocks sparse for every component."""
-    C = 5
+    C = 20
     rng = np.random.RandomState(d)
-    w, m, c = naive.random_params(rng, C, d, "full", spread=40.0)
+    w, m, c = naive.random_params(rng, C, d, ct, spread=40.0)
+    w[:2] = 0.35
+    w[2:] *= 0.3 / w[2:].sum()
     m[1] = m[0] + 0.5
-    X = np.ascontiguousarray(naive.sample_mixture(rng, 3000, w, m, c, "full").astype(dtype))
-    p = GMMParams(w, m, c, "full")
+    X = np.ascontiguousarray(naive.sample_mixture(rng, 3000, w, m, c, ct).astype(dtype))
+    p = GMMParams(w, m, c, ct)
     sw = None
     if weighted:
         sw = rng.uniform(0.5, 2.0, size=len(X))
         sw[600:1500] = 0.0
     resp = np.empty((len(X), C), dtype)
     score(X, factorize(p), resp=resp)
-    assert (resp == 0).mean() > 0.5  # the sparse path runs
+    # both paths run: the gathered one (at most 1/32 of a block: diag's smallest
+    # threshold, float32 on AVX-512) and the dense one (over half: full's)
+    counts, block = _weighted_per_block(resp, sw, d, X.itemsize)
+    assert np.any((counts > 0) & (counts <= block // 32))
+    assert np.any(counts > block // 2)
     st = em_stats(X, sw, factorize(p))
-    new = m_step(st, "full", 1e-6, eps_of(dtype))
+    new = m_step(st, ct, 1e-6, eps_of(dtype))
     X64 = X.astype(np.float64)
-    ref_resp, ref_ll, _ = naive.e_step(X64, p.weights, p.means, p.covariances, "full")
-    rw, rm, rc = naive.m_step(X64, ref_resp, "full", 1e-6, sample_weight=sw, eps=eps_of(dtype))
+    ref_resp, ref_ll, _ = naive.e_step(X64, p.weights, p.means, p.covariances, ct)
+    rw, rm, rc = naive.m_step(X64, ref_resp, ct, 1e-6, sample_weight=sw, eps=eps_of(dtype))
     assert_close(new.weights, rw, dtype)
     assert_close(new.means, rm, dtype, scale=np.abs(X64).max())
     assert_close(new.covariances, rc, dtype, scale=np.abs(rc).max())

@@ -311,11 +311,8 @@ def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2, sparse):
     for i in range(d):
         ps[i] = s[i]
     Pc, nzi = sparse
-    n = 0
-    for b in range(nb):  # branch-free: the index is written, and kept if the weight is non-zero
-        nzi[n] = b
-        n += 1 if rw[b] != 0.0 else 0
-    if n > SPARSE_FRACTION * nb:
+    n = _sparse_points(rw, nb, nzi, SPARSE_FRACTION * nb)
+    if n < 0:
         _differences(nb, s, Xt, RD, rw, zero, s1)
         _second_moments(P, ps, RD, d, nb, s2)
     else:
@@ -324,8 +321,30 @@ def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2, sparse):
 
 
 #: the largest fraction of a block's points with non-zero weight for which
-#: :func:`_moments` gathers them (docs/performance.md, 2026-12-08)
+#: the full covariances' statistics gather them (the tiles' work per point is
+#: O(d^2), a gather's O(d); diag's threshold is lower: :func:`_acc_diag`;
+#: docs/performance.md, 2026-12-08)
 SPARSE_FRACTION = 0.5
+
+
+@njit(**STAGE)
+def _sparse_points(rw, nb, nzi, most):
+    """The number n of the block's points with ``rw != 0`` when it is at most
+    ``most``, with their indices in ``nzi[:n]`` and their weights moved to
+    ``rw[:n]`` (in place, in point order: ``nzi[j] >= j``); -1 otherwise (the
+    block stays as it is). Points left out add exactly 0 to every sum."""
+    n = 0
+    for b in range(nb):  # counted first by a loop that vectorises: dense blocks stop here
+        n += 1 if rw[b] != 0.0 else 0
+    if n > most:
+        return -1
+    j = 0
+    for b in range(nb):  # branch-free: the index is written, and kept if the weight is non-zero
+        nzi[j] = b
+        j += 1 if rw[b] != 0.0 else 0
+    for j in range(n):
+        rw[j] = rw[nzi[j]]
+    return n
 
 
 @njit(**STAGE)
@@ -345,13 +364,11 @@ def _differences(nb, s, Xt, RD, rw, zero, s1):
 @njit(**STAGE)
 def _gathered_differences(n, nzi, s, Xt, P, Pc, RD, rw, zero, s1):
     """:func:`_differences` over the ``n`` points ``nzi[:n]`` only, in point
-    order: their rows of ``P`` into ``Pc``, their weights to the front of
-    ``rw`` (in place: ``nzi[j] >= j``), ``RD[:, :n]`` and ``s1``. The points
-    left out have ``rw = 0`` and add nothing."""
+    order, with their weights in ``rw[:n]`` (:func:`_sparse_points`): their
+    rows of ``P`` into ``Pc``, ``RD[:, :n]`` and ``s1``."""
     d = s.shape[0]
     for j in range(n):
         b = nzi[j]
-        rw[j] = rw[b]
         for i in range(d):
             Pc[j, i] = P[b, i]
     for i in range(d):
@@ -407,23 +424,34 @@ def _acc_tied(model, w, X, b0, nb, src, fw, nk, s1, s2):
 def _acc_diag(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'diag': moments of ``t = a x - b = a (x - b/a)`` per feature, divided
     by ``a`` (so: around ``b/a``, the mean to within one rounding); given
-    assignments use ``a = 1, b = the shift``."""
+    assignments use ``a = 1, b = the shift``. Over the weighted points only
+    where at most one in twice a vector's lanes weighs (:func:`_sparse_points`:
+    the gathered sweep loads one point at a time, the dense one a vector)."""
     C, d = model.a.shape
+    most = nb // (2 * (VECTOR_BYTES // w.Xt.itemsize))
     for k in range(C):
         tot = _weigh(src[k], fw, nb, w.rw)
         if tot == 0.0:
             continue
         nk[k] += tot
+        n = _sparse_points(w.rw, nb, w.nzi, most)
         for i in range(d):
             ai = model.a[k, i]
             bi = model.b[k, i]
             acc1 = w.zero
             acc2 = w.zero
-            for b in range(nb):
-                t = ai * w.Xt[i, b] - bi
-                u = w.rw[b] * t
-                acc1 += u
-                acc2 += u * t
+            if n < 0:
+                for b in range(nb):
+                    t = ai * w.Xt[i, b] - bi
+                    u = w.rw[b] * t
+                    acc1 += u
+                    acc2 += u * t
+            else:
+                for j in range(n):
+                    t = ai * w.Xt[i, w.nzi[j]] - bi
+                    u = w.rw[j] * t
+                    acc1 += u
+                    acc2 += u * t
             a64 = np.float64(ai)
             s1[k, i] += acc1 / a64
             s2[k, 0, i] += acc2 / (a64 * a64)
