@@ -484,7 +484,9 @@ def _weighted_per_block(resp, sw, d, itemsize):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("ct,d", [("full", 16), ("full", 32), ("full", 33), ("diag", 16), ("diag", 33)])
+@pytest.mark.parametrize(
+    "ct,d", [("full", 16), ("full", 32), ("full", 33), ("diag", 16), ("diag", 33), ("spherical", 33), ("tied", 33)]
+)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_sparse_responsibilities_match_naive(dtype, ct, d, weighted):
     """Separated components, so most responsibilities underflow to exactly 0
