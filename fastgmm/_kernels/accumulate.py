@@ -327,7 +327,7 @@ def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2, sparse):
         ps[i] = s[i]
     Pc, nzi = sparse
     nw = 0
-    for b in range(nb):  # a loop that vectorises; dense blocks stop after it
+    for b in range(nb):  # its own loop: counted in _weigh's (_weigh_count) the late pass ran 3-5% slower
         nw += 1 if rw[b] != 0.0 else 0
     n = _sparse_points(rw, nb, nzi, nw, SPARSE_FRACTION * nb)
     if n < 0:
@@ -340,15 +340,23 @@ def _moments(nb, s, Xt, P, ps, RD, rw, zero, s1, s2, sparse):
 
 #: the largest fraction of a block's points with non-zero weight for which
 #: the full covariances' statistics gather them (the tiles' work per point is
-#: O(d^2), a gather's O(d); diag's threshold is lower: :func:`_acc_diag`;
+#: O(d^2), a gather's O(d); the sweeps' threshold is lower: :func:`_sweep_most`;
 #: docs/performance.md, 2026-12-08)
 SPARSE_FRACTION = 0.5
 
 
 @njit(**STAGE)
+def _sweep_most(nb, itemsize):
+    """The most weighted points of a block for which the diag, tied and
+    spherical sweeps gather them: one in twice a vector's lanes (the gathered
+    sweep loads one point at a time, the dense one a vector)."""
+    return nb // (2 * (VECTOR_BYTES // itemsize))
+
+
+@njit(**STAGE)
 def _sparse_points(rw, nb, nzi, n, most):
-    """``n`` (the number of the block's points with ``rw != 0``:
-    :func:`_weigh_count`) when it is at most ``most``, with their indices in
+    """``n`` (the number of the block's points with ``rw != 0``, counted by
+    :func:`_weigh_count` or :func:`_moments`) when it is at most ``most``, with their indices in
     ``nzi[:n]`` and their weights moved to ``rw[:n]`` (in place, in point
     order: ``nzi[j] >= j``); -1 otherwise (the block stays as it is). Points
     left out add exactly 0 to every sum."""
@@ -420,10 +428,10 @@ def _pooled(center, w, X, b0, nb, s2):
 @njit(**STAGE)
 def _acc_tied(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'tied': first moments per component (over the weighted points only
-    where few weigh, as diag: :func:`_sparse_points`) and one pooled second
+    where few weigh: :func:`_sweep_most`) and one pooled second
     moment, all around ``center``: d^2/2 per point, not C d^2/2."""
     C, d = model.vecs.shape
-    most = nb // (2 * (VECTOR_BYTES // w.Xt.itemsize))
+    most = _sweep_most(nb, w.Xt.itemsize)
     for k in range(C):
         tot, nw = _weigh_count(src[k], fw, nb, w.rw)
         if tot == 0.0:
@@ -448,10 +456,9 @@ def _acc_diag(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'diag': moments of ``t = a x - b = a (x - b/a)`` per feature, divided
     by ``a`` (so: around ``b/a``, the mean to within one rounding); given
     assignments use ``a = 1, b = the shift``. Over the weighted points only
-    where at most one in twice a vector's lanes weighs (:func:`_sparse_points`:
-    the gathered sweep loads one point at a time, the dense one a vector)."""
+    where few weigh (:func:`_sweep_most`, :func:`_sparse_points`)."""
     C, d = model.a.shape
-    most = nb // (2 * (VECTOR_BYTES // w.Xt.itemsize))
+    most = _sweep_most(nb, w.Xt.itemsize)
     for k in range(C):
         tot, nw = _weigh_count(src[k], fw, nb, w.rw)
         if tot == 0.0:
@@ -485,9 +492,9 @@ def _acc_spherical(model, w, X, b0, nb, src, fw, nk, s1, s2):
     """'spherical' after its E-step: the second moment ``sum rw ||t||^2`` is the
     E-step's own Mahalanobis sum ``w.sq`` (in ``s2[k, 0, 0]``), so only the
     first moments sweep the features (over the weighted points only where few
-    weigh, as diag: :func:`_sparse_points`)."""
+    weigh: :func:`_sweep_most`)."""
     C, d = model.a.shape
-    most = nb // (2 * (VECTOR_BYTES // w.Xt.itemsize))
+    most = _sweep_most(nb, w.Xt.itemsize)
     for k in range(C):
         tot, nw = _weigh_count(src[k], fw, nb, w.rw)
         if tot == 0.0:
